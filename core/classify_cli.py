@@ -1,0 +1,47 @@
+"""`python app.py classify IMAGE... [--backbone NAME] [--weights KIND] [--model FILE] [--top K]`."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from core import backbones
+from core.classify import classify_files
+
+log = logging.getLogger("classify")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument("--backbone", default=backbones.BUNDLED_MODEL, help="timm model name (default: the bundled EfficientNet-Lite0)")
+    parser.add_argument("--weights", choices=backbones.WEIGHT_KINDS, default=None,
+                        help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
+    parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
+    parser.add_argument("--top", type=int, default=5, metavar="K", help="how many labels per image (default 5)")
+    parser.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+
+
+def load_model(args) -> backbones.LoadedModel:
+    if args.model:
+        from core.trained import load_trained_model
+
+        return load_trained_model(args.model)
+    return backbones.load_backbone(args.backbone, args.weights)
+
+
+def run_cli(args) -> int:
+    from core.cli import emit
+
+    if args.top < 1:
+        raise ValueError("--top must be at least 1")
+    loaded = load_model(args)
+    log.info("%s", loaded.status)
+    if loaded.weights == backbones.RANDOM:
+        log.warning("random weights: these labels are not real predictions")
+    failures = 0
+    for result in classify_files(loaded, args.images, k=args.top, batch_size=args.batch_size):
+        if "error" in result:
+            failures += 1
+        else:
+            result["weights"] = loaded.weights
+        emit(result)
+    return 1 if failures else 0

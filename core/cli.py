@@ -1,0 +1,49 @@
+"""`python app.py SUBCOMMAND ...`: each capability's command-line twin.
+
+Every command prints one JSON object per line on stdout (results, or {"error": ...}
+for input it cannot use) and logs to stderr. Bad input never produces a traceback.
+Each capability module provides `add_arguments(parser)` and `run_cli(args) -> int`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+
+# subcommand -> (module, one-line help). Modules are imported only when their command runs.
+COMMANDS = {
+    "classify": ("core.classify_cli", "top-k ImageNet labels (or your trained classes) for images"),
+}
+
+
+def emit(obj: dict) -> None:
+    """One JSON line on stdout, flushed at once so a pipe sees progress live."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Transfer Learning Lab command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run_cli)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        emit({"error": "interrupted"})
+        return 130
+    except (ValueError, RuntimeError, OSError) as error:
+        # Anticipated failures (bad names, unavailable weights, unreadable files): a message, no traceback.
+        emit({"error": str(error) or type(error).__name__})
+        return 2

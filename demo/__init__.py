@@ -1,0 +1,65 @@
+"""The web app: one `gr.Blocks` builder per tab, assembled here."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import gradio as gr
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+
+
+@dataclasses.dataclass
+class AppContext:
+    """What the tabs share: per-visitor state, and components another tab updates."""
+
+    # {display name: path of a .safetensors file} of models this visitor trained (never shared).
+    session_models: gr.State
+    # The Classify tab's backbone picker, which the Fine-tune tab adds trained models to.
+    classify_backbone: gr.Dropdown | None = None
+
+
+def example_path(name: str) -> str:
+    return str(ASSETS / name)
+
+
+def build_demo() -> gr.Blocks:
+    from demo import classify
+
+    tabs = [("Classify", classify.build)]
+    with gr.Blocks(title="Transfer Learning Lab") as app:
+        gr.Markdown(
+            "# Transfer Learning Lab\n"
+            "How a pretrained convolutional network sees images, and how to reuse it for your own classes."
+        )
+        context = AppContext(session_models=gr.State({}, delete_callback=_forget_session_models))
+        for title, build in tabs:
+            with gr.Tab(title):
+                build(context)
+    return app
+
+
+def _forget_session_models(models: dict) -> None:
+    # A visitor left: drop their trained models from memory and disk.
+    try:
+        from core.trained import forget_trained_models
+    except ImportError:
+        return
+    forget_trained_models(list((models or {}).values()))
+
+
+def launch_options(host: str | None = None, port: int | None = None) -> dict:
+    options = dict(
+        css_paths=[ASSETS / "style.css"],
+        theme=gr.themes.Soft(),
+        allowed_paths=[str(ASSETS)],
+        max_file_size=os.environ.get("TLL_MAX_UPLOAD", "200mb"),
+        footer_links=["api"],
+    )
+    if host:
+        options["server_name"] = host
+    if port:
+        options["server_port"] = port
+    return options

@@ -1,0 +1,96 @@
+"""Classify tab: an image in, top-5 ImageNet labels out, and the crop the model saw."""
+from __future__ import annotations
+
+import gradio as gr
+
+from core import backbones
+from core.classify import classify_image
+from core.images import ImageLoadError, limits_text, load_image
+from demo.components import ImageInput, friendly_errors, weights_badge
+
+EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
+PRETRAINED, RANDOM = "pretrained", "random (untrained)"
+
+
+def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]]:
+    """(shown title, value) pairs: the stock backbones, then this visitor's trained models."""
+    choices = [(c.title, c.name) for c in backbones.CHOICES]
+    for name in (session_models or {}):
+        choices.append((f"★ {name} (yours)", name))
+    return choices
+
+
+def resolve_model(choice: str, weights_choice: str, session_models: dict | None):
+    """(LoadedModel, fallback message) for a picker value; trained models come from the session."""
+    session_models = session_models or {}
+    if choice in session_models:
+        from core.trained import load_trained_model
+
+        return load_trained_model(session_models[choice]), ""
+    if weights_choice == RANDOM:
+        return backbones.load_backbone(choice, backbones.RANDOM), ""
+    return backbones.load_with_fallback(choice)
+
+
+def status_line(loaded, fallback: str, seconds: float | None = None) -> str:
+    text = weights_badge(loaded.weights, loaded.status)
+    if fallback:
+        text = f"⚠️ {fallback}\n\n{text}"
+    if seconds is not None:
+        text += f" · prediction took **{seconds * 1000:.0f} ms**"
+    return text
+
+
+@friendly_errors
+def classify(image_path: str | None, backbone: str = backbones.BUNDLED_MODEL, weights: str = PRETRAINED,
+             session_models: dict | None = None):
+    """Top-5 labels for one image, the model's input crop, and which weights answered."""
+    if not image_path:
+        raise gr.Error("Upload an image, take one with the webcam, paste one, or pick an example.")
+    try:
+        image = load_image(image_path)
+    except ImageLoadError as error:
+        raise gr.Error(str(error)) from None
+    loaded, fallback = resolve_model(backbone or backbones.BUNDLED_MODEL, weights, session_models)
+    result = classify_image(loaded, image, k=5)
+    label = {item["label"]: item["prob"] for item in result["top"]}
+    return label, result["crop"], status_line(loaded, fallback, result["seconds"])
+
+
+def classify_if_image(image_path, backbone, weights, session_models):
+    if not image_path:  # the image was cleared: leave the last result alone
+        return gr.skip(), gr.skip(), gr.skip()
+    return classify(image_path, backbone, weights, session_models)
+
+
+@friendly_errors
+def describe_backbone(backbone: str, weights: str, session_models: dict | None = None) -> str:
+    loaded, fallback = resolve_model(backbone, weights, session_models)
+    return status_line(loaded, fallback)
+
+
+def build(context) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            image = ImageInput(label="Your image", sources=["upload", "webcam", "clipboard"], height=360)
+            with gr.Row():
+                backbone = gr.Dropdown(backbone_choices(), value=backbones.BUNDLED_MODEL, label="Backbone", scale=3)
+                weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights", scale=2)
+            run = gr.Button("Classify", variant="primary")
+            gr.Examples([[f"assets/{name}"] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
+            gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
+        with gr.Column(scale=5):
+            labels = gr.Label(num_top_classes=5, label="Top-5 ImageNet classes", elem_id="classify-labels")
+            status = gr.Markdown(status_line(backbones.load_backbone(), ""), elem_classes=["tll-status"])
+            crop = gr.Image(label="What the model sees (its exact input crop)", height=240, interactive=False,
+                            elem_id="classify-crop")
+    context.classify_backbone = backbone
+
+    inputs = [image, backbone, weights, context.session_models]
+    outputs = [labels, crop, status]
+    run.click(classify, inputs, outputs, api_name="classify", concurrency_limit=4, concurrency_id="classify")
+    # Any new image (upload, webcam, paste, example click) is classified at once.
+    image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify")
+    for control in (backbone, weights):
+        control.change(describe_backbone, [backbone, weights, context.session_models], status,
+                       api_visibility="private", concurrency_id="classify")
