@@ -1,0 +1,474 @@
+"""Fine-tuning a pretrained backbone on a few labelled images, four ways.
+
+  frozen  - feature extraction: the backbone runs ONCE per image (features cached), only a
+            new linear head trains, on the cached features: an epoch costs milliseconds.
+  top     - the last blocks of the backbone train too, at a tenth of the head's learning rate.
+  full    - every weight trains (slow on a CPU: the backbone runs forward and backward).
+  scratch - the same architecture from random weights: what you get without transfer.
+
+`train(...)` is a generator of events, so a UI or the CLI can show progress live:
+  {"event": "status", "message", "fraction"}     while features are computed / batches run
+  {"event": "epoch", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+  {"event": "done", "result": TrainResult}        always last, also after a stop
+A `threading.Event` passed as `stop` ends training between two batches; the best model so
+far (highest validation accuracy, then lowest validation loss) is what the result holds.
+"""
+from __future__ import annotations
+
+import collections
+import copy
+import dataclasses
+import hashlib
+import math
+import random
+import threading
+import time
+from typing import Iterator
+
+import numpy as np
+import timm
+import torch
+from timm.data import create_transform
+from torch import nn
+
+from core import backbones
+from core.datasets import ImageSet
+
+FROZEN, TOP, FULL, SCRATCH = "frozen", "top", "full", "scratch"
+MODES = (FROZEN, TOP, FULL, SCRATCH)
+MODE_TITLES = {
+    FROZEN: "frozen (feature extractor: only a new head trains)",
+    TOP: "top blocks (the last blocks train too, at a lower learning rate)",
+    FULL: "full fine-tune (every weight trains; slow on a CPU)",
+    SCRATCH: "from scratch (same network, random weights)",
+}
+DEFAULT_EPOCHS = {FROZEN: 40, TOP: 6, FULL: 6, SCRATCH: 6}
+DEFAULT_LR = {FROZEN: 3e-3, TOP: 1e-3, FULL: 3e-4, SCRATCH: 1e-3}
+MAX_EPOCHS = 200
+TOP_GROUPS = 2  # how many of the backbone's last block groups "top" mode unfreezes
+BACKBONE_LR_FACTOR = 0.1
+
+
+class TrainingStopped(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    backbone: str = backbones.BUNDLED_MODEL
+    base_weights: str | None = None  # None: bundled for the bundled model, hub otherwise
+    mode: str = FROZEN
+    epochs: int | None = None  # None: DEFAULT_EPOCHS[mode]
+    lr: float | None = None  # None: DEFAULT_LR[mode]
+    batch_size: int = 32
+    seed: int = 0
+    augment: bool = True  # flips and random resized crops (modes that run the backbone each epoch)
+
+    def resolved(self) -> "TrainSettings":
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        epochs = DEFAULT_EPOCHS[self.mode] if self.epochs is None else int(self.epochs)
+        if not 1 <= epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}")
+        lr = DEFAULT_LR[self.mode] if self.lr is None else float(self.lr)
+        if not 0 < lr < 1:
+            raise ValueError("the learning rate must be between 0 and 1 (e.g. 0.001)")
+        if not 1 <= int(self.batch_size) <= 512:
+            raise ValueError("the batch size must be between 1 and 512")
+        return dataclasses.replace(self, epochs=epochs, lr=lr, batch_size=int(self.batch_size),
+                                   backbone=backbones.resolve_name(self.backbone))
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: nn.Module  # eval mode; maps a normalised batch to class logits
+    class_names: tuple[str, ...]
+    backbone: str
+    base_weights: str  # the weights training started from: bundled / hub / random
+    mode: str
+    data_config: dict
+    settings: TrainSettings
+    history: list[dict]
+    best_epoch: int
+    val_acc: float
+    val_loss: float
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+    per_class: list[dict]  # {"class", "images", "correct", "accuracy"}
+    val_predictions: list[dict]  # per validation image: {"index", "true", "predicted", "prob"}
+    stopped: bool
+    seconds: float
+    train_images: int
+    feature_seconds: float = 0.0
+
+    @property
+    def misclassified(self) -> list[dict]:
+        return [p for p in self.val_predictions if p["true"] != p["predicted"]]
+
+    def metrics(self) -> dict:
+        return {"val_acc": round(self.val_acc, 6), "val_loss": round(self.val_loss, 6),
+                "best_epoch": self.best_epoch, "epochs_run": len(self.history),
+                "train_images": self.train_images, "val_images": len(self.val_predictions),
+                "per_class": self.per_class, "confusion": self.confusion, "stopped": self.stopped,
+                "seed": self.settings.seed, "seconds": round(self.seconds, 3)}
+
+
+class FrozenClassifier(nn.Module):
+    """A shared, never-modified backbone followed by a trained linear head."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Linear):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.head(pooled_features(self.backbone, batch))
+
+
+def pooled_features(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The vector a timm model feeds its classifier (after global pooling)."""
+    if batch.dim() == 4 and batch.shape[0] > 1:
+        batch = batch.contiguous(memory_format=torch.channels_last)  # ~2x faster convolutions on CPU
+    return model.forward_head(model.forward_features(batch), pre_logits=True)
+
+
+# --- the feature cache ------------------------------------------------------------------
+
+_FEATURE_CACHE_SIZE = 8000  # images; 1280 floats each for the bundled model (~40 MB)
+_feature_cache: "collections.OrderedDict[tuple[str, str, str], torch.Tensor]" = collections.OrderedDict()
+_feature_lock = threading.Lock()
+
+
+def image_key(image) -> str:
+    return hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()
+
+
+def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: int = 32,
+                     stop: threading.Event | None = None) -> Iterator[tuple[int, torch.Tensor | None]]:
+    """Yield (images done, None) while working, then (len(images), N x D features).
+
+    Each image's features are computed once per backbone and remembered, so a second run on
+    the same photos (another mode, seed or split) starts training at once.
+    """
+    model_key = (loaded.name, loaded.weights)
+    keys = [image_key(image) for image in images]
+    features: list[torch.Tensor | None] = [None] * len(images)
+    with _feature_lock:
+        for i, key in enumerate(keys):
+            cached = _feature_cache.get((*model_key, key))
+            if cached is not None:
+                features[i] = cached
+                _feature_cache.move_to_end((*model_key, key))
+    todo = [i for i, f in enumerate(features) if f is None]
+    done = len(images) - len(todo)
+    for start in range(0, len(todo), batch_size):
+        if stop is not None and stop.is_set():
+            raise TrainingStopped()
+        chunk = todo[start:start + batch_size]
+        batch = torch.stack([loaded.preprocess(images[i]) for i in chunk]).to(loaded.device)
+        with torch.inference_mode():
+            out = pooled_features(loaded.model, batch).float().cpu()
+        with _feature_lock:
+            for i, row in zip(chunk, out):
+                features[i] = row.clone()
+                _feature_cache[(*model_key, keys[i])] = features[i]
+            while len(_feature_cache) > _FEATURE_CACHE_SIZE:
+                _feature_cache.popitem(last=False)
+        done += len(chunk)
+        yield done, None
+    yield len(images), torch.stack(features) if features else torch.empty(0)
+
+
+def clear_feature_cache() -> None:
+    with _feature_lock:
+        _feature_cache.clear()
+
+
+# --- training ----------------------------------------------------------------------------
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def new_head(in_features: int, classes: int, generator: torch.Generator) -> nn.Linear:
+    head = nn.Linear(in_features, classes)
+    with torch.no_grad():
+        nn.init.normal_(head.weight, std=0.01, generator=generator)
+        head.bias.zero_()
+    return head
+
+
+def _base_model(settings: TrainSettings) -> backbones.LoadedModel:
+    if settings.mode == SCRATCH:
+        return backbones.load_backbone(settings.backbone, backbones.RANDOM)
+    return backbones.load_backbone(settings.backbone, settings.base_weights)
+
+
+def train(train_set: ImageSet, val_set: ImageSet, settings: TrainSettings | None = None,
+          stop: threading.Event | None = None) -> Iterator[dict]:
+    """Train on `train_set`, validate on `val_set` each epoch; yield events (see module doc)."""
+    settings = (settings or TrainSettings()).resolved()
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ValueError("both the training and the validation set need images")
+    if train_set.class_names != val_set.class_names:
+        raise ValueError("the training and validation sets have different classes")
+    started = time.perf_counter()
+    stop = stop or threading.Event()
+    generator = seed_everything(settings.seed)
+    base = _base_model(settings)
+    runner = _train_frozen if settings.mode == FROZEN else _train_network
+    result = yield from runner(base, train_set, val_set, settings, stop, generator, started)
+    yield {"event": "done", "result": result}
+
+
+def _epoch_event(epoch, train_loss, train_acc, val_loss, val_acc, started) -> dict:
+    return {"event": "epoch", "epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 6),
+            "val_loss": round(val_loss, 6), "val_acc": round(val_acc, 6),
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _better(val_acc, val_loss, best) -> bool:
+    return best is None or val_acc > best[0] + 1e-9 or (abs(val_acc - best[0]) <= 1e-9 and val_loss < best[1])
+
+
+def _train_frozen(base, train_set, val_set, settings, stop, generator, started):
+    total = len(train_set) + len(val_set)
+    train_x = val_x = None
+    try:
+        for which, image_set in (("train", train_set), ("val", val_set)):
+            offset = 0 if which == "train" else len(train_set)
+            for done, features in extract_features(base, image_set.images, stop=stop):
+                if features is None:
+                    yield {"event": "status", "fraction": (offset + done) / total,
+                           "message": f"computing backbone features once: {offset + done}/{total} images"}
+                elif which == "train":
+                    train_x = features
+                else:
+                    val_x = features
+    except TrainingStopped:
+        raise ValueError("stopped before the features were computed: nothing was trained") from None
+    feature_seconds = time.perf_counter() - started
+    train_y = torch.tensor(train_set.labels)
+    val_y = torch.tensor(val_set.labels)
+    classes = len(train_set.class_names)
+    head = new_head(train_x.shape[1], classes, generator)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    history, best, best_state, stopped = [], None, None, False
+    for epoch in range(1, settings.epochs + 1):
+        order = torch.randperm(len(train_x), generator=generator)
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(order), settings.batch_size):
+            if stop.is_set():
+                stopped = True
+                break
+            idx = order[start:start + settings.batch_size]
+            logits = head(train_x[idx])
+            loss = loss_fn(logits, train_y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss) * len(idx)
+            correct += int((logits.argmax(1) == train_y[idx]).sum())
+        if stopped:
+            break
+        with torch.no_grad():
+            val_logits = head(val_x)
+            val_loss = float(loss_fn(val_logits, val_y))
+            val_acc = float((val_logits.argmax(1) == val_y).float().mean())
+        event = _epoch_event(epoch, total_loss / len(train_x), correct / len(train_x), val_loss, val_acc, started)
+        history.append(event)
+        if _better(val_acc, val_loss, best):
+            best, best_state = (val_acc, val_loss, epoch), copy.deepcopy(head.state_dict())
+        yield event
+    if best_state is None:  # stopped before the first epoch ended: the untrained head, said so
+        best_state, best = copy.deepcopy(head.state_dict()), (0.0, float("nan"), 0)
+        stopped = True
+    head.load_state_dict(best_state)
+    head.eval()
+    with torch.no_grad():
+        probs = head(val_x).softmax(1)
+    model = FrozenClassifier(base.model, head.to(base.device)).eval()
+    return _result(model, base, train_set, val_set, settings, history, best, probs, stopped, started,
+                   feature_seconds)
+
+
+def _block_groups(model: nn.Module) -> list[list[str]]:
+    """The backbone's parameter names in block groups, input side first, classifier excluded."""
+    from timm.models._manipulate import group_parameters
+
+    classifier_ids = {id(p) for p in model.get_classifier().parameters()}
+    names = {id(p): n for n, p in model.named_parameters()}
+    try:
+        grouped = group_parameters(model, model.group_matcher(coarse=True))
+        groups = [list(v) for _, v in sorted(grouped.items(), key=lambda kv: kv[0])]
+    except (AttributeError, NotImplementedError, TypeError):
+        groups = [[n] for n, _ in model.named_parameters()]
+    classifier_names = {names[i] for i in classifier_ids if i in names}
+    groups = [[n for n in g if n not in classifier_names] for g in groups]
+    return [g for g in groups if g]
+
+
+def _prepare_network(base, settings, classes, generator) -> tuple[nn.Module, list[dict]]:
+    if settings.mode == SCRATCH:
+        torch.manual_seed(settings.seed)
+        model = timm.create_model(base.name, pretrained=False)
+    else:
+        model = copy.deepcopy(base.model)  # the cached backbone is shared: never train it in place
+    model.reset_classifier(classes)
+    head = model.get_classifier()
+    with torch.no_grad():
+        nn.init.normal_(head.weight, std=0.01, generator=generator)
+        head.bias.zero_()
+    model = model.to(base.device)
+    head_params = list(head.parameters())
+    head_ids = {id(p) for p in head_params}
+    if settings.mode == TOP:
+        trainable = {n for g in _block_groups(model)[-TOP_GROUPS:] for n in g}
+    else:
+        trainable = {n for n, _ in model.named_parameters()}
+    body_params = []
+    for name, param in model.named_parameters():
+        if id(param) in head_ids:
+            param.requires_grad_(True)
+        elif name in trainable:
+            param.requires_grad_(True)
+            body_params.append(param)
+        else:
+            param.requires_grad_(False)
+    body_lr = settings.lr * (BACKBONE_LR_FACTOR if settings.mode in (TOP, FULL) else 1.0)
+    groups = [{"params": head_params, "lr": settings.lr}]
+    if body_params:
+        groups.append({"params": body_params, "lr": body_lr})
+    return model, groups
+
+
+def _set_train_mode(model: nn.Module, mode: str) -> None:
+    """Modules with trainable weights train; frozen ones stay in eval (BatchNorm keeps the
+    pretrained statistics, which a handful of images would ruin)."""
+    if mode in (FULL, SCRATCH):
+        model.train()
+        return
+    model.eval()
+    for module in model.modules():
+        if any(p.requires_grad for p in module.parameters(recurse=False)):
+            module.train()
+
+
+def _train_network(base, train_set, val_set, settings, stop, generator, started):
+    classes = len(train_set.class_names)
+    model, param_groups = _prepare_network(base, settings, classes, generator)
+    optimizer = torch.optim.AdamW(param_groups, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, settings.epochs * steps_per_epoch))
+    loss_fn = nn.CrossEntropyLoss()
+    config = dict(base.data_config)
+    augment = create_transform(**config, is_training=True, scale=(0.6, 1.0), hflip=0.5, vflip=0.0,
+                               color_jitter=None, auto_augment=None, re_prob=0.0) if settings.augment else None
+    plain = create_transform(**config, is_training=False)
+    val_x = torch.stack([plain(image) for image in val_set.images])
+    val_y = torch.tensor(val_set.labels)
+    train_plain = None if augment else torch.stack([plain(image) for image in train_set.images])
+    train_y = torch.tensor(train_set.labels)
+    history, best, best_state, stopped = [], None, None, False
+    total_steps = settings.epochs * steps_per_epoch
+    step = 0
+    for epoch in range(1, settings.epochs + 1):
+        _set_train_mode(model, settings.mode)
+        order = torch.randperm(len(train_set), generator=generator)
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(order), settings.batch_size):
+            if stop.is_set():
+                stopped = True
+                break
+            idx = order[start:start + settings.batch_size]
+            if augment is not None:
+                batch = torch.stack([augment(train_set.images[i]) for i in idx.tolist()])
+            else:
+                batch = train_plain[idx]
+            batch = batch.to(base.device).contiguous(memory_format=torch.channels_last)
+            logits = model(batch)
+            loss = loss_fn(logits, train_y[idx].to(base.device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += float(loss) * len(idx)
+            correct += int((logits.argmax(1).cpu() == train_y[idx]).sum())
+            step += 1
+            yield {"event": "status", "fraction": step / total_steps,
+                   "message": f"epoch {epoch}/{settings.epochs}: batch {start // settings.batch_size + 1}/{steps_per_epoch}"}
+        if stopped:
+            break
+        val_logits = _predict(model, val_x, base.device, settings.batch_size)
+        val_loss = float(loss_fn(val_logits, val_y))
+        val_acc = float((val_logits.argmax(1) == val_y).float().mean())
+        event = _epoch_event(epoch, total_loss / len(train_set), correct / len(train_set), val_loss, val_acc, started)
+        history.append(event)
+        if _better(val_acc, val_loss, best):
+            best = (val_acc, val_loss, epoch)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        yield event
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best, stopped = (0.0, float("nan"), 0), True
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    probs = _predict(model, val_x, base.device, settings.batch_size).softmax(1)
+    return _result(model, base, train_set, val_set, settings, history, best, probs, stopped, started, 0.0)
+
+
+def _predict(model: nn.Module, batch: torch.Tensor, device, batch_size: int) -> torch.Tensor:
+    was_training = {m: m.training for m in model.modules()}
+    model.eval()
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start:start + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+            outputs.append(model(chunk).float().cpu())
+    for module, training in was_training.items():
+        module.train(training)
+    return torch.cat(outputs)
+
+
+def _result(model, base, train_set, val_set, settings, history, best, probs, stopped, started, feature_seconds):
+    predicted = probs.argmax(1).tolist()
+    truth = list(val_set.labels)
+    matrix, per_class = confusion_and_per_class(truth, predicted, train_set.class_names)
+    val_predictions = [{"index": i, "true": t, "predicted": p, "prob": round(float(probs[i, p]), 6)}
+                       for i, (t, p) in enumerate(zip(truth, predicted))]
+    return TrainResult(
+        model=model.eval(), class_names=train_set.class_names, backbone=base.name,
+        base_weights=base.weights, mode=settings.mode, data_config=dict(base.data_config), settings=settings,
+        history=history, best_epoch=best[2], val_acc=best[0], val_loss=best[1], confusion=matrix,
+        per_class=per_class, val_predictions=val_predictions, stopped=stopped,
+        seconds=time.perf_counter() - started, train_images=len(train_set), feature_seconds=feature_seconds)
+
+
+def confusion_and_per_class(truth: list[int], predicted: list[int], class_names) -> tuple[list[list[int]], list[dict]]:
+    """Confusion matrix (rows: true, columns: predicted) and each class's accuracy."""
+    size = len(class_names)
+    matrix = np.zeros((size, size), dtype=int)
+    for t, p in zip(truth, predicted):
+        matrix[t, p] += 1
+    per_class = []
+    for i, name in enumerate(class_names):
+        images = int(matrix[i].sum())
+        correct = int(matrix[i, i])
+        per_class.append({"class": name, "images": images, "correct": correct,
+                          "accuracy": round(correct / images, 6) if images else None})
+    return matrix.tolist(), per_class
+
+
+def run_to_end(events: Iterator[dict], on_event=None) -> TrainResult:
+    """Drain a `train` generator; return its result (for scripts and tests)."""
+    for event in events:
+        if on_event:
+            on_event(event)
+        if event["event"] == "done":
+            return event["result"]
+    raise RuntimeError("training ended without a result")
