@@ -43,7 +43,7 @@ MODE_TITLES = {
     SCRATCH: "from scratch (same network, random weights)",
 }
 DEFAULT_EPOCHS = {FROZEN: 40, TOP: 6, FULL: 6, SCRATCH: 6}
-DEFAULT_LR = {FROZEN: 3e-3, TOP: 1e-3, FULL: 3e-4, SCRATCH: 1e-3}
+DEFAULT_LR = {FROZEN: 3e-3, TOP: 3e-3, FULL: 3e-3, SCRATCH: 1e-3}  # head; the body gets BACKBONE_LR_FACTOR of it (top, full)
 MAX_EPOCHS = 200
 TOP_GROUPS = 2  # how many of the backbone's last block groups "top" mode unfreezes
 BACKBONE_LR_FACTOR = 0.1

@@ -1,0 +1,75 @@
+"""`python app.py train DATA --out FILE.safetensors [--backbone NAME] [--mode MODE] [--epochs N]
+[--val-split F | --val DIR] [--seed S]`: fine-tune on a folder or .zip of class folders.
+
+Prints one JSON line per epoch (epoch, train_loss, train_acc, val_loss, val_acc, seconds) and a
+final line with the validation results and the model file. Bad data: a JSON error line, exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from core import backbones, datasets, finetune
+
+log = logging.getLogger("train")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA", help="a folder with one sub-folder of images per class, or a .zip of them")
+    parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="where to write the trained model")
+    parser.add_argument("--backbone", default=backbones.BUNDLED_MODEL,
+                        help="timm model name (default: the bundled EfficientNet-Lite0)")
+    parser.add_argument("--mode", choices=finetune.MODES, default=finetune.FROZEN,
+                        help="frozen (default): only a new head trains on cached features; top: the last blocks "
+                             "train too; full: every weight; scratch: random weights, same network")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"default: {', '.join(f'{m} {n}' for m, n in finetune.DEFAULT_EPOCHS.items())}")
+    parser.add_argument("--val-split", type=float, default=0.2, metavar="F",
+                        help="share of each class held out for validation (default 0.2, at least one image per class)")
+    parser.add_argument("--val", metavar="DIR", help="a separate validation folder or .zip (instead of --val-split)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same model")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate of the head (default depends on mode)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--no-augment", action="store_true", help="no random flips and crops (top/full/scratch)")
+
+
+def run_cli(args) -> int:
+    from core.cli import emit
+    from core.trained import save_trained_model
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise ValueError("--out must name a .safetensors file")
+    settings = finetune.TrainSettings(backbone=args.backbone, mode=args.mode, epochs=args.epochs, lr=args.lr,
+                                      batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment)
+    settings.resolved()  # bad settings fail before any image is read
+    image_set = datasets.load_any(args.data)
+    for name, reason in image_set.skipped:
+        log.warning("skipped %s", reason if name in reason else f"{name}: {reason}")
+    if args.val:
+        train_set = image_set
+        val_set = datasets.align_validation(image_set, datasets.load_any(args.val))
+    else:
+        train_set, val_set = datasets.stratified_split(image_set, args.val_split, args.seed)
+    log.info("training on %s; validating on %d images", train_set.summary(), len(val_set))
+    result = None
+    for event in finetune.train(train_set, val_set, settings):
+        if event["event"] == "epoch":
+            emit({k: event[k] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")})
+        elif event["event"] == "done":
+            result = event["result"]
+    save_trained_model(result, out)
+    emit({
+        "done": True, "out": str(out), "config": f"{out}.json", "backbone": result.backbone,
+        "base_weights": result.base_weights, "mode": result.mode, "classes": list(result.class_names),
+        "val_acc": round(result.val_acc, 6), "val_loss": round(result.val_loss, 6), "best_epoch": result.best_epoch,
+        "train_images": result.train_images, "val_images": len(result.val_predictions),
+        "per_class": result.per_class, "confusion": result.confusion,
+        "misclassified": [{"file": val_set.names[p["index"]], "true": result.class_names[p["true"]],
+                           "predicted": result.class_names[p["predicted"]], "prob": p["prob"]}
+                          for p in result.misclassified],
+        "skipped": [{"file": name, "reason": reason} for name, reason in image_set.skipped],
+        "seconds": round(result.seconds, 3), "seed": args.seed,
+    })
+    return 0
