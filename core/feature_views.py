@@ -1,0 +1,249 @@
+"""Pictures of recorded feature maps, large and legible enough to project in a classroom.
+
+Colour comes from matplotlib's perceptual colormaps applied as lookup tables on numpy
+arrays (no pyplot, no global state: safe in the web server's threads); PIL composes the
+tiles and draws the labels. Every map is scaled to its own min..max, so a weak channel's
+pattern is as visible as a strong one's; the labels give the absolute strength.
+Feature maps are enlarged with nearest-neighbour pixels: a 7×7 map looks like 7×7 blocks,
+which is the truth about how coarse the last layers are.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from core.features import FeatureRecord, weights_label
+
+COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis")
+DEFAULT_COLORMAP = "viridis"
+GRID_COUNTS = (4, 8, 16, 32, 64)
+BACKGROUND = (255, 255, 255)
+INK = (20, 20, 20)
+MUTED = (90, 90, 90)
+WARNING = (190, 20, 20)
+PAD = 10
+
+
+@functools.lru_cache(maxsize=None)
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    # DejaVu ships with matplotlib, so labels look the same on every machine.
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
+    try:
+        return ImageFont.truetype(str(path), size)
+    except OSError:
+        return ImageFont.load_default(size)
+
+
+@functools.lru_cache(maxsize=None)
+def _lookup_table(cmap: str) -> np.ndarray:
+    if cmap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {', '.join(COLORMAPS)}, not {cmap!r}")
+    colours = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3]
+    return (colours * 255).round().astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=None)
+def _palette(cmap: str) -> bytes:
+    return _lookup_table(cmap).tobytes()
+
+
+def colorize(levels: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
+    """H x W uint8 levels (0 = the map's minimum, 255 its maximum) -> H x W x 3 uint8 colours."""
+    return _lookup_table(cmap)[np.asarray(levels, dtype=np.uint8)]
+
+
+def _map_tile(levels: np.ndarray, size: tuple[int, int], cmap: str) -> Image.Image:
+    # A palette image: resized one byte per pixel, coloured by PIL when pasted.
+    tile = Image.fromarray(np.ascontiguousarray(levels), mode="L").resize(size, Image.NEAREST)
+    tile.putpalette(_palette(cmap))
+    return tile
+
+
+@functools.lru_cache(maxsize=4096)
+def _label(text: str, size: int, bold: bool = False) -> Image.Image:
+    """Rendered text as an L mask (cached: the same channel numbers recur on every layer)."""
+    face = font(size, bold)
+    left, top, right, bottom = face.getbbox(text)
+    mask = Image.new("L", (max(1, right), _text_height(size)), 0)
+    ImageDraw.Draw(mask).text((0, 0), text, font=face, fill=255)
+    return mask
+
+
+def _put_label(canvas: Image.Image, xy: tuple[int, int], text: str, size: int, colour, bold: bool = False,
+               align_right: bool = False) -> None:
+    mask = _label(text, size, bold)
+    x, y = xy
+    if align_right:
+        x -= mask.width
+    canvas.paste(colour, (x, y, x + mask.width, y + mask.height), mask)
+
+
+def _text_height(size: int) -> int:
+    return int(size * 1.35)
+
+
+def _header(width: int, lines: list[tuple[str, int, bool, tuple]]) -> Image.Image:
+    """A white band with one or more lines of (text, size, bold, colour)."""
+    height = PAD + sum(_text_height(size) for _, size, _, _ in lines) + PAD // 2
+    band = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(band)
+    y = PAD
+    for text, size, bold, colour in lines:
+        draw.text((PAD, y), _fit(draw, text, font(size, bold), width - 2 * PAD), font=font(size, bold), fill=colour)
+        y += _text_height(size)
+    return band
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, face, width: int) -> str:
+    if draw.textlength(text, font=face) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=face) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _stack(*parts: Image.Image) -> Image.Image:
+    width = max(p.width for p in parts)
+    out = Image.new("RGB", (width, sum(p.height for p in parts)), BACKGROUND)
+    y = 0
+    for part in parts:
+        out.paste(part, (0, y))
+        y += part.height
+    return out
+
+
+def _colour_bar(width: int, cmap: str, left: str = "low", right: str = "high (each map scaled to its own range)") -> Image.Image:
+    size = 20
+    bar_width = min(360, width // 3)
+    band = Image.new("RGB", (width, 26 + 2 * PAD), BACKGROUND)
+    gradient = _lookup_table(cmap)[np.linspace(0, 255, bar_width).astype(int)]
+    band.paste(Image.fromarray(np.repeat(gradient[None], 22, axis=0)), (PAD + 60, PAD))
+    draw = ImageDraw.Draw(band)
+    draw.text((PAD, PAD), left, font=font(size), fill=MUTED)
+    draw.text((PAD + 70 + bar_width, PAD), right, font=font(size), fill=MUTED)
+    return band
+
+
+def _title_lines(record: FeatureRecord, title: str) -> list[tuple[str, int, bool, tuple]]:
+    lines = [(title, 30, True, INK)]
+    provenance = f"{record.backbone} · {weights_label(record)}"
+    lines.append((provenance + (" (untrained: random filters)" if record.weights == "random" else ""), 22, False,
+                  WARNING if record.weights == "random" else MUTED))
+    return lines
+
+
+def grid_columns(count: int) -> int:
+    return count if count <= 4 else 4 if count <= 8 else 8
+
+
+def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16,
+                cmap: str = DEFAULT_COLORMAP, width: int = 1600) -> Image.Image:
+    """The `count` most active channels of one layer, each labelled with its index and strength."""
+    info = record.layer(layer)
+    channels = record.ranked_channels(info.name, max(1, int(count)))
+    columns = grid_columns(len(channels))
+    rows = math.ceil(len(channels) / columns)
+    tile = (width - PAD * (columns + 1)) // columns
+    label_size = max(18, min(28, tile // 7))
+    label_height = _text_height(label_size) + 4
+    body = Image.new("RGB", (width, rows * (tile + label_height + PAD) + PAD), BACKGROUND)
+    maps = record.maps[info.name]
+    strength = record.strength[info.name]
+    for position, channel in enumerate(channels):
+        row, column = divmod(position, columns)
+        x = PAD + column * (tile + PAD)
+        y = PAD + row * (tile + label_height + PAD)
+        _put_label(body, (x, y), f"#{channel}", label_size, INK, bold=True)
+        _put_label(body, (x + tile, y), f"{strength[channel]:.2g}", label_size, MUTED, align_right=True)
+        body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, y + label_height))
+    title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(channels)} most active of "
+             f"{info.shape[0]} channels")
+    header = _header(width, _title_lines(record, title))
+    return _stack(header, body, _colour_bar(width, cmap, right="high · label: #channel, mean activation"))
+
+
+def render_channel(record: FeatureRecord, layer: str | None = None, channel: int | None = None,
+                   cmap: str = DEFAULT_COLORMAP, panel: int = 512) -> Image.Image:
+    """One channel enlarged (its true pixels) beside the same map laid over the input crop."""
+    info = record.layer(layer)
+    if channel is None:
+        channel = record.ranked_channels(info.name, 1)[0]
+    channel = record.check_channel(info.name, channel)
+    levels = record.channel_map(info.name, channel)
+    enlarged = _map_tile(levels, (panel, panel), cmap)
+    crop = record.crop.convert("RGB").resize((panel, panel), Image.BICUBIC)
+    smooth = Image.fromarray(levels, mode="L").resize((panel, panel), Image.BILINEAR)
+    colours = smooth.copy()
+    colours.putpalette(_palette(cmap))
+    # Grey photo underneath so colour reads as "where this channel fires", strongest most opaque.
+    grey = crop.convert("L").point(lambda v: int(v * 0.9)).convert("RGB")
+    alpha = smooth.point(lambda v: int(38 + v * 0.7))
+    overlay = Image.composite(colours.convert("RGB"), grey, alpha)
+    width = 3 * panel + 4 * PAD
+    body = Image.new("RGB", (width, panel + 2 * PAD + _text_height(22)), BACKGROUND)
+    draw = ImageDraw.Draw(body)
+    size = f"{record.crop.width}×{record.crop.height}"
+    for index, (caption, picture) in enumerate(((f"the model's input ({size} pixels)", crop),
+                                                (f"channel #{channel}: {levels.shape[1]}×{levels.shape[0]} values",
+                                                 enlarged),
+                                                ("overlaid on the input", overlay))):
+        x = PAD + index * (panel + PAD)
+        draw.text((x, PAD // 2), caption, font=font(22), fill=MUTED)
+        body.paste(picture, (x, PAD + _text_height(22)))
+    stats = (f"min {record.channel_low[info.name][channel]:.3g} · mean {record.channel_mean[info.name][channel]:.3g}"
+             f" · max {record.channel_high[info.name][channel]:.3g}")
+    title = f"{info.alias} ({info.name}) · channel #{channel} of {info.shape[0]} · {stats}"
+    return _stack(_header(width, _title_lines(record, title)), body)
+
+
+def render_strip(record: FeatureRecord, layer: str | None = None, count: int = 16,
+                 cmap: str = DEFAULT_COLORMAP, width: int = 1600) -> Image.Image:
+    """The final feature block as one row of its most active channels (the lesson's figure)."""
+    info = record.layer(layer) if layer else record.final_layer
+    channels = record.ranked_channels(info.name, count)
+    tile = (width - PAD * (len(channels) + 1)) // len(channels)
+    maps = record.maps[info.name]
+    body = Image.new("RGB", (width, tile + 2 * PAD + _text_height(18)), BACKGROUND)
+    for position, channel in enumerate(channels):
+        x = PAD + position * (tile + PAD)
+        body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, PAD))
+        _put_label(body, (x, PAD + tile + 2), f"#{channel}", 18, MUTED)
+    title = (f"Final feature block {info.alias} ({info.name}) · {info.shape_text} · "
+             f"its {len(channels)} most active channels")
+    return _stack(_header(width, _title_lines(record, title)), body)
+
+
+def stats_markdown(record: FeatureRecord, layer: str | None = None) -> str:
+    """The selected layer's shape and statistics, in words a student can read."""
+    info = record.layer(layer)
+    stats = record.stats[info.name]
+    label, prob = record.prediction
+    guess = "(random weights: meaningless)" if record.weights == "random" else f"({prob:.0%})"
+    return (
+        f"**{info.alias}** (`{info.name}`, {info.kind}) · shape **{info.shape_text}** "
+        f"(channels × height × width) · each value sees a {info.stride}×{info.stride}-pixel step of the input\n\n"
+        f"min {stats.minimum:.3g} · mean {stats.mean:.3g} · max {stats.maximum:.3g} · "
+        f"**{stats.zero_fraction:.0%}** of values ≤ 0 · {stats.dead_channels} of {info.shape[0]} channels silent "
+        f"on this image\n\n"
+        f"{len(record.layers)} layers recorded in one forward pass ({record.seconds * 1000:.0f} ms) · "
+        f"the network's top guess: *{label}* {guess}"
+    )
+
+
+def layers_table(record: FeatureRecord) -> list[list]:
+    """One row per recorded layer: how shape and sparsity change with depth."""
+    rows = []
+    for info in record.layers:
+        stats = record.stats[info.name]
+        rows.append([info.alias, info.name, info.kind, info.shape_text, info.stride,
+                     round(stats.mean, 4), round(stats.maximum, 3), f"{stats.zero_fraction:.0%}", stats.dead_channels])
+    return rows
+
+
+LAYERS_TABLE_HEADERS = ["layer", "module", "kind", "C×H×W", "stride", "mean", "max", "≤ 0", "silent channels"]
