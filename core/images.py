@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -121,8 +122,11 @@ def load_image(source, name: str | None = None) -> Image.Image:
             return _to_rgb(image)
     except ImageLoadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(f"{label}: image is too large (limit: {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # PIL refuses at open() beyond twice its limit; its message holds the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+        raise ImageLoadError(f"{label}: image has {size}, over the {MAX_PIXELS // 1_000_000} megapixel limit") from None
     except UnidentifiedImageError:
         kind = _sniff(data[:1024])
         what = f"it is {kind}" if kind else "the format is not recognised"

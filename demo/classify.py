@@ -72,7 +72,7 @@ def describe_backbone(backbone: str, weights: str, session_models: dict | None =
 def build(context) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            image = ImageInput(label="Your image", sources=["upload", "webcam", "clipboard"], height=360)
+            image = ImageInput(label="Your image", type="filepath", sources=["upload", "webcam", "clipboard"], height=360)
             with gr.Row():
                 backbone = gr.Dropdown(backbone_choices(), value=backbones.BUNDLED_MODEL, label="Backbone", scale=3)
                 weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights", scale=2)
