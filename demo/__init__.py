@@ -26,9 +26,9 @@ def example_path(name: str) -> str:
 
 
 def build_demo() -> gr.Blocks:
-    from demo import classify
+    from demo import classify, features, finetune
 
-    tabs = [("Classify", classify.build)]
+    tabs = [("Classify", classify.build), ("Fine-tune", finetune.build), ("Feature maps", features.build)]
     with gr.Blocks(title="Transfer Learning Lab") as app:
         gr.Markdown(
             "# Transfer Learning Lab\n"

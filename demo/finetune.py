@@ -1,0 +1,366 @@
+"""Fine-tune tab: your own classes on a pretrained backbone, trained live, with results and export."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import gradio as gr
+import pandas as pd
+
+from core import backbones, datasets, finetune
+from core.images import limits_text as image_limits_text
+from demo.components import friendly_errors
+
+UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
+    "Oxford-IIIT Pet sample (needs the network)"
+SOURCES = [UPLOADS, ZIP, SAMPLES, PETS]
+MAX_MODELS_PER_SESSION = 6  # older ones are deleted: a visitor cannot fill the disk
+PLOT_COLUMNS = ["epoch", "value", "series"]
+
+# One stop flag per visitor session (keyed by Gradio's session hash): Stop ends only your run.
+_stop_flags: dict[str, threading.Event] = {}
+_stop_lock = threading.Lock()
+
+
+def _session_key(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def _empty_plot() -> pd.DataFrame:
+    return pd.DataFrame({"epoch": pd.Series(dtype=int), "value": pd.Series(dtype=float),
+                         "series": pd.Series(dtype=str)})
+
+
+def _plots(history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(loss, accuracy) frames for the two line plots, one series per run and split."""
+    loss_rows, acc_rows = [], []
+    for row in history:
+        for split in ("train", "val"):
+            series = f"{row['run']}: {split}"
+            loss_rows.append((row["epoch"], row[f"{split}_loss"], series))
+            acc_rows.append((row["epoch"], row[f"{split}_acc"] * 100, series))
+    loss = pd.DataFrame(loss_rows, columns=PLOT_COLUMNS) if loss_rows else _empty_plot()
+    acc = pd.DataFrame(acc_rows, columns=PLOT_COLUMNS) if acc_rows else _empty_plot()
+    return loss, acc
+
+
+def _class_list_text(uploads: dict) -> str:
+    if not uploads:
+        return "_No class yet: type a name, drop its images, press **Add class**._"
+    lines = [f"- **{name}**: {len(files)} image(s)" for name, files in uploads.items()]
+    return f"{len(uploads)} class(es):\n" + "\n".join(lines)
+
+
+@friendly_errors
+def add_class(name: str, files, uploads: dict):
+    uploads = dict(uploads or {})
+    name = datasets.clean_class_name(name or "")
+    if not files:
+        raise gr.Error(f"Drop some images of {name!r} first.")
+    if name not in uploads and len(uploads) >= min(datasets.MAX_CLASSES, 20):
+        raise gr.Error("At most 20 classes can be uploaded one by one (use a .zip for more).")
+    paths = [getattr(f, "name", f) for f in files]
+    uploads[name] = list(uploads.get(name, [])) + [str(p) for p in paths]
+    total = sum(len(v) for v in uploads.values())
+    if total > datasets.MAX_IMAGES:
+        raise gr.Error(f"That makes {total} images: the limit is {datasets.MAX_IMAGES} in all.")
+    return uploads, _class_list_text(uploads), "", None
+
+
+def clear_classes():
+    return {}, _class_list_text({})
+
+
+def _file_path(value) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "name", value))
+
+
+def load_training_data(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, seed):
+    """(train set, validation set, description) from whichever source is chosen."""
+    if source == UPLOADS:
+        if not uploads:
+            raise datasets.DatasetError("add at least two classes of images first (name, images, Add class)")
+        image_set = datasets.from_sources({name: list(files) for name, files in uploads.items()}, source="uploads")
+    elif source == ZIP:
+        if not zip_file:
+            raise datasets.DatasetError("upload a .zip with one folder per class first")
+        image_set = datasets.from_zip(_file_path(zip_file))
+    elif source == SAMPLES:
+        if not sample_name:
+            raise datasets.DatasetError("no sample set chosen (the teacher sets a samples folder with --samples DIR)")
+        image_set = datasets.load_sample_set(sample_name)
+    elif source == PETS:
+        image_set = datasets.oxford_pet_sample(int(pet_per_class), cats_vs_dogs=pet_kind.startswith("cat"),
+                                               seed=int(seed))
+    else:
+        raise datasets.DatasetError(f"unknown data source {source!r}")
+    if val_zip:
+        val_set = datasets.align_validation(image_set, datasets.from_zip(_file_path(val_zip)))
+        train_set = image_set
+    else:
+        train_set, val_set = datasets.stratified_split(image_set, float(val_split), int(seed))
+    return image_set, train_set, val_set
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "model"
+
+
+def _results_text(result, run_name: str, image_set) -> str:
+    lines = [f"### {run_name}: validation accuracy **{result.val_acc:.1%}** "
+             f"({sum(r['correct'] for r in result.per_class)}/{len(result.val_predictions)} images), "
+             f"best epoch {result.best_epoch} of {len(result.history)}"]
+    if result.stopped:
+        lines.append("⏹ Stopped early: the best model so far is kept.")
+    detail = f"{result.train_images} training images, {result.seconds:.1f} s"
+    if result.mode == finetune.FROZEN:
+        detail += f" (of which {result.feature_seconds:.1f} s computing backbone features, once per image)"
+    lines.append(detail + ".")
+    if image_set.skipped:
+        shown = "; ".join(reason if name in reason else f"{name}: {reason}" for name, reason in image_set.skipped[:8])
+        more = f" … and {len(image_set.skipped) - 8} more" if len(image_set.skipped) > 8 else ""
+        lines.append(f"⚠️ {len(image_set.skipped)} file(s) skipped: {shown}{more}")
+    return "\n\n".join(lines)
+
+
+def _per_class_frame(result) -> pd.DataFrame:
+    return pd.DataFrame([{"class": r["class"], "validation images": r["images"], "correct": r["correct"],
+                          "accuracy %": None if r["accuracy"] is None else round(r["accuracy"] * 100, 1)}
+                         for r in result.per_class])
+
+
+def _confusion_frame(result) -> pd.DataFrame:
+    frame = pd.DataFrame(result.confusion, columns=list(result.class_names))
+    frame.insert(0, "true ↓ / predicted →", list(result.class_names))
+    return frame
+
+
+def _misclassified_gallery(result, val_set) -> list:
+    return [(val_set.images[p["index"]],
+             f"{result.class_names[p['true']]} → {result.class_names[p['predicted']]} ({p['prob']:.0%})")
+            for p in result.misclassified]
+
+
+@friendly_errors
+def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip,
+                backbone, mode, epochs, seed, overlay, history, runs, session_models, session_dir,
+                request=None, progress=None):
+    """Train on the chosen data and stream the loss/accuracy curves; then show results and export."""
+    from core.trained import forget_trained_models, new_session_dir, save_trained_model
+    from demo.classify import backbone_choices
+
+    key = _session_key(request)
+    progress = progress or (lambda *args, **kwargs: None)
+    stop = threading.Event()
+    with _stop_lock:
+        _stop_flags[key] = stop
+    skip9 = [gr.skip()] * 9
+    try:
+        progress(0, desc="reading the images")
+        image_set, train_set, val_set = load_training_data(source, uploads, zip_file, sample_name, pet_kind,
+                                                           pet_per_class, val_split, val_zip, seed)
+        history = list(history or []) if overlay else []
+        run_number = int(runs or 0) + 1
+        run_name = f"#{run_number} {mode}"
+        settings = finetune.TrainSettings(backbone=backbone or backbones.BUNDLED_MODEL, mode=mode,
+                                          epochs=int(epochs), seed=int(seed))
+        header = f"Training **{run_name}** on {train_set.summary()}; validating on {len(val_set)} images."
+        loss, acc = _plots(history)
+        yield loss, acc, header, history, *skip9
+        result, last_push = None, 0.0
+        for event in finetune.train(train_set, val_set, settings, stop=stop):
+            if event["event"] == "status":
+                progress(event["fraction"], desc=event["message"])
+            elif event["event"] == "epoch":
+                history.append({"run": run_name, **event})
+                progress(event["epoch"] / settings.resolved().epochs, desc=f"epoch {event['epoch']}")
+                now = time.monotonic()
+                if now - last_push > 0.2 or event["epoch"] == settings.resolved().epochs:
+                    last_push = now
+                    loss, acc = _plots(history)
+                    text = (f"{header}\n\nEpoch {event['epoch']}: validation accuracy {event['val_acc']:.1%}, "
+                            f"loss {event['val_loss']:.3f} ({event['seconds']:.1f} s)")
+                    yield loss, acc, text, history, *skip9
+            elif event["event"] == "done":
+                result = event["result"]
+    finally:
+        with _stop_lock:
+            if _stop_flags.get(key) is stop:
+                _stop_flags.pop(key, None)
+
+    session_dir = session_dir or str(new_session_dir())
+    session_models = dict(session_models or {})
+    display_name = f"{run_name} {'+'.join(result.class_names[:3])}{'…' if len(result.class_names) > 3 else ''}"
+    path = f"{session_dir}/{run_number:02d}-{_slug(display_name)}.safetensors"
+    save_trained_model(result, path, name=display_name)
+    session_models[display_name] = path
+    while len(session_models) > MAX_MODELS_PER_SESSION:
+        oldest = next(iter(session_models))
+        forget_trained_models([session_models.pop(oldest)])
+    loss, acc = _plots(history)
+    status = (f"✅ Done: **{run_name}**, validation accuracy **{result.val_acc:.1%}**. "
+              f"It is now selectable in the Classify tab as ★ {display_name}.")
+    yield (loss, acc, status, history, _results_text(result, run_name, image_set), _per_class_frame(result),
+           _confusion_frame(result), _misclassified_gallery(result, val_set), [path, f"{path}.json"],
+           {"class_names": list(result.class_names), "predictions": result.val_predictions,
+            "images": val_set.images}, run_number, session_models,
+           session_dir), gr.update(choices=backbone_choices(session_models))
+
+
+def stop_training(request: gr.Request):
+    with _stop_lock:
+        flag = _stop_flags.get(_session_key(request))
+    if flag is None:
+        return "Nothing is training."
+    flag.set()
+    return "⏹ Stopping after this batch; the best model so far is kept…"
+
+
+def confusion_cell(last_run: dict | None, evt: gr.SelectData):
+    """The validation images of one confusion-matrix cell (true row, predicted column)."""
+    if not last_run or evt is None or evt.index is None:
+        return gr.skip(), gr.skip()
+    row, column = evt.index[0], evt.index[1] - 1
+    names = last_run["class_names"]
+    if column < 0 or not (0 <= row < len(names)) or column >= len(names):
+        return gr.skip(), gr.skip()
+    picked = [p for p in last_run["predictions"] if p["true"] == row and p["predicted"] == column]
+    gallery = [(last_run["images"][p["index"]], f"{names[p['true']]} → {names[p['predicted']]} ({p['prob']:.0%})")
+               for p in picked]
+    title = f"true **{names[row]}**, predicted **{names[column]}**: {len(picked)} image(s)"
+    return gallery, title
+
+
+def mode_changed(mode: str):
+    return gr.update(value=finetune.DEFAULT_EPOCHS.get(mode, 10))
+
+
+def source_changed(source: str):
+    return [gr.update(visible=source == s) for s in SOURCES]
+
+
+def check_pets_available() -> str:
+    from core import hub
+
+    if hub.offline_mode() or not hub.hub_reachable():
+        return "⚠️ This option needs the network: the Hugging Face hub is unreachable from this server."
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return "⚠️ This option needs the pyarrow package on the server."
+    return "The sample is downloaded when you press Train (a few MB)."
+
+
+def build(context) -> None:
+    from demo.classify import backbone_choices  # noqa: F401 (the Classify tab owns the picker)
+
+    sample_names = datasets.sample_sets()
+    gr.Markdown(
+        "Reuse a pretrained network for **your own classes** with a few images each. "
+        "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
+        "Compare it with **from scratch** (same network, random weights) on the same plot.\n\n"
+        f"<small>Limits: {datasets.limits_text()}; {image_limits_text()}; at most {finetune.MAX_EPOCHS} epochs. "
+        "Non-image files are skipped and listed.</small>")
+    uploads = gr.State({})
+    history = gr.State([])
+    runs = gr.State(0)
+    last_run = gr.State(None)
+    session_dir = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            gr.Markdown("#### 1 · Data")
+            source = gr.Radio(SOURCES, value=ZIP, label="Train on", elem_id="finetune-source")
+            with gr.Group(visible=False) as uploads_group:
+                with gr.Row():
+                    class_name = gr.Textbox(label="Class name", placeholder="e.g. cat", scale=2)
+                    add = gr.Button("Add class", scale=1)
+                class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120)
+                classes_text = gr.Markdown(_class_list_text({}))
+                clear = gr.Button("Remove all classes", size="sm")
+            with gr.Group(visible=True) as zip_group:
+                zip_file = gr.File(label=".zip with one folder per class (e.g. cat/…, dog/…)", file_types=[".zip"],
+                                   elem_id="finetune-zip", height=120)
+            with gr.Group(visible=False) as samples_group:
+                sample = gr.Dropdown(sample_names, value=sample_names[0] if sample_names else None,
+                                     label="Sample set",
+                                     info=None if sample_names else "none: start the app with --samples DIR "
+                                                                    "(or set TLL_SAMPLES_DIR) to offer a class set")
+            with gr.Group(visible=False) as pets_group:
+                pet_kind = gr.Radio(["cat vs dog", "37 breeds"], value="cat vs dog", label="Oxford-IIIT Pet (CC BY-SA 4.0)")
+                pet_per_class = gr.Slider(2, 30, value=10, step=1, label="Images per class")
+                pets_note = gr.Markdown()
+            with gr.Accordion("Validation", open=False):
+                val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Held out for validation (per class, at least 1)")
+                val_zip = gr.File(label="…or a separate validation .zip (same class folders)", file_types=[".zip"],
+                                  height=100)
+        with gr.Column(scale=4):
+            gr.Markdown("#### 2 · Training")
+            backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=backbones.BUNDLED_MODEL,
+                                   label="Backbone")
+            mode = gr.Radio([(title, name) for name, title in finetune.MODE_TITLES.items()], value=finetune.FROZEN,
+                            label="Mode", elem_id="finetune-mode")
+            with gr.Row():
+                epochs = gr.Slider(1, finetune.MAX_EPOCHS, value=finetune.DEFAULT_EPOCHS[finetune.FROZEN], step=1,
+                                   label="Epochs", scale=3)
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
+            overlay = gr.Checkbox(True, label="Keep earlier runs on the plot (compare modes)")
+            with gr.Row():
+                train = gr.Button("Train", variant="primary", elem_id="finetune-train")
+                stop = gr.Button("Stop", variant="stop", elem_id="finetune-stop")
+            status = gr.Markdown("", elem_id="finetune-status", elem_classes=["tll-status"])
+    with gr.Row():
+        loss_plot = gr.LinePlot(_empty_plot(), x="epoch", y="value", color="series", title="Loss",
+                                y_title="cross-entropy loss", height=280, elem_id="finetune-loss")
+        acc_plot = gr.LinePlot(_empty_plot(), x="epoch", y="value", color="series", title="Accuracy (%)",
+                               y_title="accuracy %", y_lim=[0, 100], height=280, elem_id="finetune-accuracy")
+    results = gr.Markdown(elem_id="finetune-results")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            confusion = gr.Dataframe(label="Confusion matrix (validation): click a cell to see its images",
+                                     interactive=False, elem_id="finetune-confusion")
+            per_class = gr.Dataframe(label="Per-class accuracy (validation)", interactive=False,
+                                     elem_id="finetune-per-class")
+        with gr.Column(scale=5):
+            cell_title = gr.Markdown()
+            cell_gallery = gr.Gallery(label="Images of the clicked cell", columns=5, height=220)
+            wrong = gr.Gallery(label="Misclassified validation images (true → predicted)", columns=5, height=220,
+                               elem_id="finetune-misclassified")
+            export = gr.File(label="Download: the model (.safetensors) and its config (.json)", file_count="multiple",
+                             interactive=False, elem_id="finetune-export")
+
+    source.change(source_changed, source, [uploads_group, zip_group, samples_group, pets_group],
+                  api_visibility="private")
+    source.change(lambda s: check_pets_available() if s == PETS else "", source, pets_note, api_visibility="private")
+    add.click(add_class, [class_name, class_files, uploads], [uploads, classes_text, class_name, class_files],
+              api_visibility="private")
+    clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private")
+    mode.change(mode_changed, mode, epochs, api_visibility="private")
+
+    outputs = [loss_plot, acc_plot, status, history, results, per_class, confusion, wrong, export, last_run,
+               runs, context.session_models, session_dir]
+    if context.classify_backbone is not None:
+        outputs.append(context.classify_backbone)
+    inputs = [source, uploads, zip_file, sample, pet_kind, pet_per_class, val_split, val_zip, backbone, mode, epochs,
+              seed, overlay, history, runs, context.session_models, session_dir]
+
+    picker = context.classify_backbone is not None
+
+    def run(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, backbone, mode,
+            epochs, seed, overlay, history, runs, session_models, session_dir, request: gr.Request,
+            progress=gr.Progress()):
+        for update in train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split,
+                                  val_zip, backbone, mode, epochs, seed, overlay, history, runs, session_models,
+                                  session_dir, request, progress):
+            if len(update) == 2 and isinstance(update[0], tuple):  # the final update, with the picker's choices
+                values, choices = update
+                yield (*values, choices) if picker else values
+            else:
+                yield (*update, *([gr.skip()] * (len(outputs) - len(update))))
+
+    train.click(run, inputs, outputs, api_name="finetune", concurrency_limit=2, concurrency_id="finetune",
+                show_progress="minimal")
+    stop.click(stop_training, None, status, api_name="finetune_stop", concurrency_limit=None, queue=False)
+    confusion.select(confusion_cell, last_run, [cell_gallery, cell_title], api_visibility="private")
