@@ -118,7 +118,7 @@ def _stack(*parts: Image.Image) -> Image.Image:
     return out
 
 
-def _colour_bar(width: int, cmap: str, left: str = "low", right: str = "high (each map scaled to its own range)") -> Image.Image:
+def _colour_bar(width: int, cmap: str, left: str = "low", right: str = "high") -> Image.Image:
     size = 20
     bar_width = min(360, width // 3)
     band = Image.new("RGB", (width, 26 + 2 * PAD), BACKGROUND)
@@ -165,7 +165,7 @@ def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16
     title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(channels)} most active of "
              f"{info.shape[0]} channels")
     header = _header(width, _title_lines(record, title))
-    return _stack(header, body, _colour_bar(width, cmap, right="high · label: #channel, mean activation"))
+    return _stack(header, body, _colour_bar(width, cmap, right="high (each map on its own range) · labels: #channel, mean activation"))
 
 
 def render_channel(record: FeatureRecord, layer: str | None = None, channel: int | None = None,

@@ -336,3 +336,18 @@ def cached_record(key: str | None) -> FeatureRecord | None:
 def weights_label(record: FeatureRecord) -> str:
     """Short provenance for picture titles; random weights are impossible to miss."""
     return "RANDOM weights" if record.weights == RANDOM else f"{record.weights} weights"
+
+
+def pretrained_available(name: str) -> bool:
+    """Whether `name`'s hub weights can be had now (local cache, or a reachable hub), without
+    downloading anything. Offline this answers at once (HF_HUB_OFFLINE) or within the hub
+    probe's few seconds."""
+    from timm.models import get_pretrained_cfg
+
+    from core import hub
+    from core.backbones import resolve_name
+
+    cfg = get_pretrained_cfg(resolve_name(name))
+    if cfg is None or not cfg.hf_hub_id:
+        return False
+    return bool(hub.cached_file(cfg.hf_hub_id, "model.safetensors")) or hub.hub_reachable()

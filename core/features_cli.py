@@ -32,10 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
     parser.add_argument("--layer", default=None,
                         help="module name (features.28) or short name (conv5_3, stage3); default: the first stage")
-    parser.add_argument("--channels", type=int, default=16, metavar="N", help="how many channels in the grid (default 16)")
+    parser.add_argument("--channels", type=int, default=16, metavar="N",
+                        help="how many channels in the grid (default 16)")
     parser.add_argument("--channel", type=int, default=None, metavar="C",
                         help="channel for --overlay (default: the layer's most active)")
-    parser.add_argument("--overlay", metavar="FILE.png", help="also write one channel enlarged and overlaid on the input")
+    parser.add_argument("--overlay", metavar="FILE.png",
+                        help="also write one channel enlarged and overlaid on the input")
     parser.add_argument("--strip", metavar="FILE.png", help="also write the final feature block as a strip")
     parser.add_argument("--cmap", choices=COLORMAPS, default=DEFAULT_COLORMAP, help="colormap (default viridis)")
 
