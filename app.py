@@ -17,8 +17,9 @@ def serve(argv: list[str]) -> None:
     if args.samples:
         os.environ["TLL_SAMPLES_DIR"] = args.samples
 
-    from demo import build_demo, launch_options
+    from demo import build_demo, launch_options, warm_up
 
+    warm_up()
     build_demo().queue(default_concurrency_limit=2).launch(**launch_options(args.host, args.port))
 
 

@@ -15,10 +15,8 @@ class ImageInput(gr.Image):
     """
 
     is_template = True  # the browser side is the ordinary Image component
-
-    def __init__(self, *args, **kwargs):
-        kwargs["type"] = "filepath"
-        super().__init__(*args, **kwargs)
+    # (No __init__ override: Gradio reads the component's props from gr.Image's signature.
+    # Pass type="filepath" so the API docs describe the input truthfully.)
 
     def preprocess(self, payload):
         if payload is None:
