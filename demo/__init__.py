@@ -25,6 +25,16 @@ def example_path(name: str) -> str:
     return str(ASSETS / name)
 
 
+def warm_up() -> None:
+    """Load the bundled model in the background, so the page is served at once and the
+    first visitor's click does not wait for it."""
+    import threading
+
+    from core.backbones import load_backbone
+
+    threading.Thread(target=load_backbone, name="warm-up", daemon=True).start()
+
+
 def build_demo() -> gr.Blocks:
     from demo import classify, features, finetune
 
