@@ -82,7 +82,7 @@ class LoadedModel:
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB PIL image -> normalised CHW tensor, exactly as the model was evaluated."""
-        return self.transform(image)
+        return self.transform(trim_extreme_aspect(image, self.data_config))
 
     def to_display(self, tensor: torch.Tensor) -> Image.Image:
         """Undo normalisation: the exact crop the model receives, as a picture."""
@@ -101,6 +101,27 @@ class LoadedModel:
             "trained": "your fine-tuned model",
         }
         return f"{self.name}: {texts.get(self.weights, self.weights)}" + (f". {self.note}" if self.note else "")
+
+
+def trim_extreme_aspect(image: Image.Image, data_config: dict, max_aspect: float = 2.0) -> Image.Image:
+    """Centre-crop a very long image to at most `max_aspect`:1 before the eval transform.
+
+    The eval transform resizes the short side to ~256 and keeps only the central square, so
+    this changes nothing the model sees; but a 4000x12 strip would otherwise be resized to
+    85000x256 first (and a 40000x1 one to gigabytes).
+    """
+    if data_config.get("crop_mode", "center") != "center":
+        return image
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    if long <= max_aspect * short:
+        return image
+    keep = max(1, int(round(max_aspect * short)))
+    if width > height:
+        left = (width - keep) // 2
+        return image.crop((left, 0, left + keep, height))
+    top = (height - keep) // 2
+    return image.crop((0, top, width, top + keep))
 
 
 def pick_device() -> torch.device:

@@ -1,0 +1,110 @@
+"""Benchmark of the Classify capability (prints figures; not a test).
+
+  python scripts/bench_classify.py [--repeat 9]
+
+1. CLI `python app.py classify` on N photos vs a plain timm loop (one image at a time, the
+   way a lesson notebook does it), both as fresh processes, same photos, same weights: ratio.
+2. `python app.py` seconds until the page is served, and the server's peak RSS after a call.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = ROOT.parent / "shared" / "data" / "imagenet"
+
+PLAIN_LOOP = r"""
+import sys, torch, timm
+from PIL import Image
+from timm.data import resolve_model_data_config, create_transform
+sys.path.insert(0, sys.argv[1])
+from core.backbones import _load_bundled
+model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+_load_bundled(model)  # same weights, so the outputs can be compared
+model.eval()
+transform = create_transform(**resolve_model_data_config(model), is_training=False)
+top1 = []
+with torch.no_grad():
+    for path in open(sys.argv[2]).read().split("\n"):
+        x = transform(Image.open(path).convert("RGB")).unsqueeze(0)
+        top1.append(int(model(x).argmax()))
+print(" ".join(map(str, top1)))
+"""
+
+
+def timed(command: list[str]) -> tuple[float, str, int]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        sys.exit(f"{command[:3]} failed:\n{done.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, done.stdout, max(peak, before) // 1024
+
+
+def serve_time() -> tuple[float, float]:
+    import psutil
+    from gradio_client import Client, handle_file
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    try:
+        import urllib.request
+
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        served = time.perf_counter() - started
+        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(ROOT / "assets" / "chelsea.png")),
+                                                                   api_name="/classify")
+        process = psutil.Process(server.pid)
+        rss = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
+        return served, rss / 2**20
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=9, help="photo list repeated this often (100 photos each)")
+    args = parser.parse_args()
+    if not PHOTOS.exists():
+        sys.exit(f"needs the shared ImageNet photos at {PHOTOS}")
+    photos = sorted(str(p) for p in PHOTOS.glob("*.JPEG")) * args.repeat
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(photos))
+
+    plain_s, plain_out, plain_rss = timed([sys.executable, "-c", PLAIN_LOOP, str(ROOT), listing.name])
+    cli_s, cli_out, cli_rss = timed([sys.executable, "app.py", "classify", *photos])
+    cli_top1 = [json.loads(line)["top"][0]["index"] for line in cli_out.splitlines()]
+    agree = sum(a == b for a, b in zip(cli_top1, map(int, plain_out.split()))) / len(photos)
+    n = len(photos)
+    print(json.dumps({"photos": n, "plain_loop_s": round(plain_s, 2), "cli_s": round(cli_s, 2),
+                      "plain_ms_per_image": round(1000 * plain_s / n, 1), "cli_ms_per_image": round(1000 * cli_s / n, 1),
+                      "cli_over_plain": round(cli_s / plain_s, 3), "top1_agreement": round(agree, 4),
+                      "cli_peak_rss_mb": cli_rss}))
+    served, rss = serve_time()
+    print(json.dumps({"serve_seconds": round(served, 2), "server_rss_after_classify_mb": round(rss)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Bad and odd input through the loader, the CLI and the API: valid files work, bad ones get a
+specific message, never a traceback, and the server keeps serving."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from gradio_client import handle_file
+
+from core.images import ImageLoadError, load_image
+from tests.conftest import run_cli
+from tests.corpus import bad_files, odd_valid_files, write_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def test_loader_on_the_corpus(corpus):
+    bad, good = corpus
+    for name, path in good.items():
+        assert load_image(path).mode == "RGB", name
+    for name, (path, word) in bad.items():
+        with pytest.raises(ImageLoadError) as error:
+            load_image(path)
+        assert name in str(error.value) and word in str(error.value), (name, str(error.value))
+
+
+def test_cli_classify_on_the_corpus(corpus):
+    bad, good = corpus
+    paths = [str(p) for p in good.values()] + [str(p) for p, _ in bad.values()]
+    result = run_cli("classify", *paths)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    out = {line["file"]: line for line in map(json.loads, result.stdout.splitlines())}
+    assert len(out) == len(paths)
+    for name, path in good.items():
+        assert "top" in out[str(path)], (name, out[str(path)])
+    for name, (path, word) in bad.items():
+        assert word in out[str(path)]["error"], (name, out[str(path)])
+
+
+def test_api_classify_on_the_corpus(client, corpus):
+    bad, good = corpus
+    for name, path in good.items():
+        labels, _, status = client.predict(handle_file(str(path)), api_name="/classify")
+        assert len(labels["confidences"]) == 5, name
+    for name, (path, word) in bad.items():
+        with pytest.raises(Exception) as error:
+            client.predict(handle_file(str(path)), api_name="/classify")
+        assert word in str(error.value), (name, str(error.value))
+    # still serving
+    labels, _, _ = client.predict(handle_file("assets/coffee.png"), api_name="/classify")
+    assert labels["label"] == "espresso"
+
+
+def test_corpus_is_complete():
+    # The issue's list, so a refactor cannot silently drop a case.
+    assert len(bad_files()) == 8 and len(odd_valid_files()) == 16
+
+
+def test_app_source_files_are_not_served(app_url):
+    import urllib.error
+    import urllib.request
+
+    for path in ("gradio_api/file=app.py", "gradio_api/file=/etc/passwd", "file=app.py",
+                 "gradio_api/file=../shared/data/README.md"):
+        try:
+            with urllib.request.urlopen(app_url + path, timeout=10) as response:
+                body = response.read().decode("utf-8", "replace")
+            assert "import" not in body and "root:" not in body, path
+        except urllib.error.HTTPError as error:
+            assert error.code in (403, 404), path
