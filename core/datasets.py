@@ -211,7 +211,8 @@ def from_zip(source: str | Path | bytes) -> ImageSet:
                 continue
             entries.append((parts, member))
         # Everything inside one top folder ("pets/cat/1.jpg"): that folder is not a class.
-        while entries and len({p[0] for p, _ in entries}) == 1 and all(len(p) > 2 for p, _ in entries):
+        # Loose files beside the class folders ("pets/readme.md") are then skipped, not classes.
+        while entries and len({p[0] for p, _ in entries}) == 1 and any(len(p) > 2 for p, _ in entries):
             entries = [(p[1:], m) for p, m in entries]
         per_class: dict[str, list] = {}
         skipped = []

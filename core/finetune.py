@@ -270,7 +270,7 @@ def _train_frozen(base, train_set, val_set, settings, stop, generator, started):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == train_y[idx]).sum())
         if stopped:
             break
@@ -395,7 +395,7 @@ def _train_network(base, train_set, val_set, settings, stop, generator, started)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1).cpu() == train_y[idx]).sum())
             step += 1
             yield {"event": "status", "fraction": step / total_steps,
