@@ -100,7 +100,7 @@ class LoadedModel:
             RANDOM: "RANDOM weights: untrained, its predictions are meaningless",
             "trained": "your fine-tuned model",
         }
-        return f"{self.name}: {texts.get(self.weights, self.weights)}" + (f". {self.note}" if self.note else "")
+        return f"{self.name}: {texts.get(self.weights, self.weights)}" + (f" ({self.note})" if self.note else "")
 
 
 def trim_extreme_aspect(image: Image.Image, data_config: dict, max_aspect: float = 2.0) -> Image.Image:

@@ -30,9 +30,16 @@ def warm_up() -> None:
     first visitor's click does not wait for it."""
     import threading
 
-    from core.backbones import load_backbone
+    def load_and_run_once():
+        import torch
 
-    threading.Thread(target=load_backbone, name="warm-up", daemon=True).start()
+        from core.backbones import load_backbone
+
+        loaded = load_backbone()
+        with torch.inference_mode():  # the first forward pass allocates; do it before a visitor waits
+            loaded.model(torch.zeros(1, 3, *loaded.input_size, device=loaded.device))
+
+    threading.Thread(target=load_and_run_once, name="warm-up", daemon=True).start()
 
 
 def build_demo() -> gr.Blocks:

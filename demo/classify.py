@@ -35,7 +35,7 @@ def resolve_model(choice: str, weights_choice: str, session_models: dict | None)
 def status_line(loaded, fallback: str, seconds: float | None = None) -> str:
     text = weights_badge(loaded.weights, loaded.status)
     if fallback:
-        text = f"⚠️ {fallback}\n\n{text}"
+        text = f"**Note:** {fallback}\n\n{text}"
     if seconds is not None:
         text += f" · prediction took **{seconds * 1000:.0f} ms**"
     return text

@@ -28,9 +28,11 @@ class ImageInput(gr.Image):
 
 
 def weights_badge(weights: str, text: str) -> str:
-    """Markdown line saying which weights are in use, impossible to miss when they are random."""
-    icons = {"bundled": "🟢", "hub": "🟢", "trained": "🟣", "random": "🔴"}
-    return f"{icons.get(weights, '⚪')} **Weights:** {text}"
+    """A coloured tag saying which weights are in use (impossible to miss when random), then the
+    details. Plain HTML + CSS (assets/style.css): no emoji, which a classroom PC may lack fonts for."""
+    tag = {"bundled": "PRETRAINED · BUNDLED", "hub": "PRETRAINED · HUB", "trained": "YOUR MODEL",
+           "random": "RANDOM WEIGHTS"}.get(weights, weights.upper())
+    return f'<span class="tll-badge tll-badge-{weights}">{tag}</span> {text}'
 
 
 def friendly_errors(fn):
