@@ -114,7 +114,7 @@ def _results_text(result, run_name: str, image_set) -> str:
              f"({sum(r['correct'] for r in result.per_class)}/{len(result.val_predictions)} images), "
              f"best epoch {result.best_epoch} of {len(result.history)}"]
     if result.stopped:
-        lines.append("⏹ Stopped early: the best model so far is kept.")
+        lines.append("**Stopped early:** the best model so far is kept.")
     detail = f"{result.train_images} training images, {result.seconds:.1f} s"
     if result.mode == finetune.FROZEN:
         detail += f" (of which {result.feature_seconds:.1f} s computing backbone features, once per image)"
@@ -122,7 +122,7 @@ def _results_text(result, run_name: str, image_set) -> str:
     if image_set.skipped:
         shown = "; ".join(reason if name in reason else f"{name}: {reason}" for name, reason in image_set.skipped[:8])
         more = f" … and {len(image_set.skipped) - 8} more" if len(image_set.skipped) > 8 else ""
-        lines.append(f"⚠️ {len(image_set.skipped)} file(s) skipped: {shown}{more}")
+        lines.append(f"**{len(image_set.skipped)} file(s) skipped:** {shown}{more}")
     return "\n\n".join(lines)
 
 
@@ -201,8 +201,8 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
         oldest = next(iter(session_models))
         forget_trained_models([session_models.pop(oldest)])
     loss, acc = _plots(history)
-    status = (f"✅ Done: **{run_name}**, validation accuracy **{result.val_acc:.1%}**. "
-              f"It is now selectable in the Classify tab as ★ {display_name}.")
+    status = (f"**Done:** {run_name}, validation accuracy **{result.val_acc:.1%}**. "
+              f"It is now in the Classify tab's backbone list as “{display_name} (yours)”.")
     yield (loss, acc, status, history, _results_text(result, run_name, image_set), _per_class_frame(result),
            _confusion_frame(result), _misclassified_gallery(result, val_set), [path, f"{path}.json"],
            {"class_names": list(result.class_names), "predictions": result.val_predictions,
@@ -216,7 +216,7 @@ def stop_training(request: gr.Request):
     if flag is None:
         return "Nothing is training."
     flag.set()
-    return "⏹ Stopping after this batch; the best model so far is kept…"
+    return "**Stopping** after this batch; the best model so far is kept…"
 
 
 def confusion_cell(last_run: dict | None, evt: gr.SelectData):
@@ -246,11 +246,11 @@ def check_pets_available() -> str:
     from core import hub
 
     if hub.offline_mode() or not hub.hub_reachable():
-        return "⚠️ This option needs the network: the Hugging Face hub is unreachable from this server."
+        return "**Unavailable:** this option needs the network: the Hugging Face hub is unreachable from this server."
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        return "⚠️ This option needs the pyarrow package on the server."
+        return "**Unavailable:** this option needs the pyarrow package on the server."
     return "The sample is downloaded when you press Train (a few MB)."
 
 
