@@ -304,7 +304,7 @@ def build(context) -> None:
                             label="Mode", elem_id="finetune-mode")
             with gr.Row():
                 epochs = gr.Slider(1, finetune.MAX_EPOCHS, value=finetune.DEFAULT_EPOCHS[finetune.FROZEN], step=1,
-                                   label="Epochs", scale=3)
+                                   label="Epochs", scale=3, elem_id="finetune-epochs")
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
             overlay = gr.Checkbox(True, label="Keep earlier runs on the plot (compare modes)")
             with gr.Row():

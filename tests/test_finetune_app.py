@@ -1,0 +1,112 @@
+"""The Fine-tune tab in the launched app: the /finetune endpoint, two visitors at once, and a real browser."""
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from core.trained import load_trained_model
+
+ZIP_SOURCE = "a .zip of class folders"
+
+
+def _class_zip(path: Path, folders: dict[str, Path], per_class: int, offset: int = 0) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, folder in folders.items():
+            for photo in sorted(folder.glob("*.jpg"))[offset:offset + per_class]:
+                archive.write(photo, f"set/{name}/{photo.name}")
+        archive.writestr("__MACOSX/set/._junk", b"junk")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pets_zip(tmp_path_factory, catsdogs_dir) -> Path:
+    return _class_zip(tmp_path_factory.mktemp("zips") / "pets.zip",
+                      {"cat": catsdogs_dir / "cat", "dog": catsdogs_dir / "dog"}, per_class=6)
+
+
+def _train(client: Client, zip_path: Path, mode: str = "frozen", epochs: int = 25):
+    return client.submit(ZIP_SOURCE, handle_file(str(zip_path)), None, "cat vs dog", 10, 0.34, None,
+                         "tf_efficientnet_lite0", mode, epochs, 0, True, api_name="/finetune")
+
+
+def _classify(client: Client, backbone: str):
+    return client.predict(handle_file("assets/chelsea.png"), backbone, "pretrained", api_name="/classify")
+
+
+def test_two_visitors_train_at_once_and_never_see_each_others_models(app_url, pets_zip, catbreeds_dir, tmp_path):
+    breeds_zip = _class_zip(tmp_path / "breeds.zip", {"abyssinian": catbreeds_dir / "Abyssinian",
+                                                      "curl": catbreeds_dir / "American_Curl"}, per_class=6)
+    alice, bob = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    alice_job, bob_job = _train(alice, pets_zip), _train(bob, breeds_zip)
+    alice_out, bob_out = alice_job.result(timeout=240), bob_job.result(timeout=240)
+
+    loss, accuracy, status, results, per_class, confusion, wrong, export, picker = alice_out
+    assert "Done" in status and "validation accuracy" in results
+    assert confusion["headers"][1:] == ["cat", "dog"] and len(confusion["data"]) == 2
+    assert sum(row[1] + row[2] for row in confusion["data"]) == 4  # 2 validation photos per class
+    assert [row[0] for row in per_class["data"]] == ["cat", "dog"]
+    assert {row[2] for row in loss["data"]} == {"#1 frozen: train", "#1 frozen: val"}
+    assert max(row[0] for row in accuracy["data"]) == 25
+    model_file = next(f for f in export if str(f).endswith(".safetensors"))
+    assert any(str(f).endswith(".safetensors.json") for f in export)
+    assert load_trained_model(model_file).labels == ("cat", "dog")  # the download is a working model
+
+    alice_names = [value for _, value in picker["choices"] if "(yours)" in _]
+    bob_names = [value for _, value in bob_out[-1]["choices"] if "(yours)" in _]
+    assert len(alice_names) == len(bob_names) == 1
+    assert "cat+dog" in alice_names[0] and "abyssinian+curl" in bob_names[0]
+    # each visitor's Classify tab answers with their own classes, and only theirs
+    labels, _, status = _classify(alice, alice_names[0])
+    assert {c["label"] for c in labels["confidences"]} == {"cat", "dog"} and labels["label"] == "cat"
+    with pytest.raises(Exception):
+        _classify(bob, alice_names[0])
+    labels, _, _ = _classify(bob, bob_names[0])
+    assert {c["label"] for c in labels["confidences"]} == {"abyssinian", "curl"}
+
+
+def test_hostile_zip_is_refused_with_a_message(client, tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("cat/a.jpg", b"x")
+        archive.writestr("dog/../../../tmp/owned.jpg", b"x")
+    with pytest.raises(Exception) as error:
+        client.predict(ZIP_SOURCE, handle_file(str(evil)), None, "cat vs dog", 10, 0.2, None,
+                       "tf_efficientnet_lite0", "frozen", 5, 0, True, api_name="/finetune")
+    assert "climbs out of the archive" in str(error.value)
+
+
+def test_browser_trains_plots_explains_and_exports(page, pets_zip):
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.locator("#finetune-zip input[type=file]").set_input_files(str(pets_zip))
+    page.wait_for_selector("#finetune-zip :text('pets.zip')")
+    page.locator("#finetune-train").click()
+    page.wait_for_selector("#finetune-status :text('Done')", timeout=120_000)
+    # the live plot has a train and a validation curve
+    page.wait_for_function("document.querySelectorAll(\"#finetune-loss path[aria-roledescription='line mark']\").length >= 2")
+    assert "validation accuracy" in page.locator("#finetune-results").inner_text()
+    # clicking a confusion-matrix cell shows the images of that cell
+    page.locator("#finetune-confusion [data-testid='cell-0-1']").click()
+    page.wait_for_selector(":text('true cat, predicted cat')")
+    # the export offers the model and its config for download
+    export = page.locator("#finetune-export")
+    assert export.locator("a[href*='.safetensors']").count() >= 1
+    with page.expect_download() as download:
+        export.locator("a[href$='.safetensors'], a[download$='.safetensors']").first.click()
+    assert download.value.suggested_filename.endswith(".safetensors")
+
+    # a second run (from scratch, slow) is stopped from the Stop button; its curve joins the plot
+    page.locator("#finetune-mode label:has-text('from scratch')").click()
+    page.wait_for_timeout(500)  # the mode resets the epochs; then ask for many, to have time to stop
+    page.locator("#finetune-epochs input[type=number]").fill("100")
+    page.locator("#finetune-epochs input[type=number]").press("Enter")
+    page.locator("#finetune-train").click()
+    page.wait_for_selector("#finetune-status :text('Epoch 1')", timeout=120_000)
+    clicked = time.monotonic()
+    page.locator("#finetune-stop").click()
+    page.wait_for_selector("#finetune-results :text('Stopped early')", timeout=60_000)
+    assert time.monotonic() - clicked < 30
+    page.wait_for_function("document.querySelectorAll(\"#finetune-loss path[aria-roledescription='line mark']\").length >= 4")
