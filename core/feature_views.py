@@ -165,7 +165,8 @@ def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16
     title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(channels)} most active of "
              f"{info.shape[0]} channels")
     header = _header(width, _title_lines(record, title))
-    return _stack(header, body, _colour_bar(width, cmap, right="high (each map on its own range) · labels: #channel, mean activation"))
+    legend = _colour_bar(width, cmap, right="high (each map on its own range) · labels: #channel, mean activation")
+    return _stack(header, body, legend)
 
 
 def render_channel(record: FeatureRecord, layer: str | None = None, channel: int | None = None,

@@ -14,7 +14,7 @@ from PIL import Image
 from core import backbones
 from core.feature_views import (COLORMAPS, DEFAULT_COLORMAP, GRID_COUNTS, LAYERS_TABLE_HEADERS, layers_table,
                                 render_channel, render_grid, render_strip, stats_markdown)
-from core.features import cached_record, pretrained_available, record_features
+from core.features import UnknownLayer, cached_record, pretrained_available, record_features
 from core.images import ImageLoadError, limits_text, load_image
 from demo import example_path
 from demo.components import ImageInput, friendly_errors, weights_badge
@@ -102,8 +102,10 @@ def _channel_slider(record, layer: str) -> dict:
 def show_features(image_path, backbone, weights, layer, count, cmap):
     """Record every layer of the network for this image, and draw the chosen one."""
     record, fallback = _record(image_path, backbone, weights)
-    names = [info.name for info in record.layers]
-    layer = layer if layer in names else record.default_layer.name
+    try:
+        layer = record.layer(layer).name
+    except UnknownLayer:  # e.g. the previous backbone's layer: start this one at its first stage
+        layer = record.default_layer.name
     slider = _channel_slider(record, layer)
     return (
         record.key,
@@ -115,7 +117,7 @@ def show_features(image_path, backbone, weights, layer, count, cmap):
         stats_markdown(record, layer),
         record.crop,
         _status(record, fallback),
-        gr.update(value=layers_table(record)),
+        layers_table(record),
     )
 
 
@@ -181,8 +183,9 @@ def build(context) -> None:
                             elem_id="features-crop")
             status = gr.Markdown(elem_classes=["tll-status"], elem_id="features-status")
         with gr.Column(scale=4):
+            # Custom values let API callers name a layer before the first recording ("conv5_3").
             layer = gr.Dropdown([], label="Layer (in the order the network computes them)", elem_id="features-layer",
-                                filterable=True)
+                                filterable=True, allow_custom_value=True)
             count = gr.Radio(list(GRID_COUNTS), value=16, label="Channels in the grid (most active first)")
             channel = gr.Slider(0, 15, value=0, step=1, label="Channel to enlarge", elem_id="features-channel")
             cmap = gr.Dropdown(list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap (perceptual)")

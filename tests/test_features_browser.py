@@ -1,0 +1,45 @@
+"""A real browser opens the Feature maps tab and switches layers; the API draws a chosen layer."""
+from __future__ import annotations
+
+from gradio_client import handle_file
+from PIL import Image
+
+
+def _grid_src(page) -> str:
+    return page.locator("#features-grid img").get_attribute("src")
+
+
+def test_opening_the_tab_shows_the_cat_and_switching_layers_redraws(page):
+    page.get_by_role("tab", name="Feature maps").click()
+    # Opening the tab records the example cat with the default (offline: bundled) backbone.
+    page.locator("#features-grid img").wait_for()
+    page.locator("#features-crop img").wait_for()
+    assert page.get_by_text("VGG-16's pretrained weights are not available here").is_visible()
+    stats = page.locator("#features-stats")
+    assert "16×112×112" in stats.inner_text()
+    first = _grid_src(page)
+
+    page.locator("#features-layer input").click()
+    page.get_by_role("option", name="stage4").first.click()
+    page.wait_for_function("s => document.querySelector('#features-grid img').src !== s", arg=first)
+    page.get_by_text("112×14×14").first.wait_for()
+    assert "112×14×14" in stats.inner_text() and "16×112×112" not in stats.inner_text()
+
+    second = _grid_src(page)
+    page.get_by_label("4", exact=True).check()
+    page.wait_for_function("s => document.querySelector('#features-grid img').src !== s", arg=second)
+    assert page.locator("#features-channel-view img").is_visible()
+
+
+def test_features_endpoint_draws_the_chosen_layer(client):
+    layer, channel, grid, channel_view, strip, stats, crop, status, table = client.predict(
+        handle_file("assets/coffee.png"), "tf_efficientnet_lite0", "pretrained", "stage4", 8, "magma",
+        api_name="/features")
+    # Dropdown and slider come back as updates: the layer list and the most active channel.
+    assert layer["value"] == "blocks.4" and len(layer["choices"]) == 5
+    assert "112×14×14" in stats and "espresso" in stats
+    assert "bundled" in status and 0 <= channel["value"] < 112 and channel["maximum"] == 111
+    with Image.open(grid) as picture:
+        assert picture.width == 1600 and picture.height > 300
+    rows = table["data"]
+    assert len(rows) == 5 and rows[3][1] == "blocks.4"
