@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -65,7 +66,7 @@ def _map_tile(levels: np.ndarray, size: tuple[int, int], cmap: str) -> Image.Ima
     return tile
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _label(text: str, size: int, bold: bool = False) -> Image.Image:
     """Rendered text as an L mask (cached: the same channel numbers recur on every layer)."""
     face = font(size, bold)
@@ -92,18 +93,17 @@ def _header(width: int, lines: list[tuple[str, int, bool, tuple]]) -> Image.Imag
     """A white band with one or more lines of (text, size, bold, colour)."""
     height = PAD + sum(_text_height(size) for _, size, _, _ in lines) + PAD // 2
     band = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(band)
     y = PAD
     for text, size, bold, colour in lines:
-        draw.text((PAD, y), _fit(draw, text, font(size, bold), width - 2 * PAD), font=font(size, bold), fill=colour)
+        _put_label(band, (PAD, y), _fit(text, font(size, bold), width - 2 * PAD), size, colour, bold)
         y += _text_height(size)
     return band
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, face, width: int) -> str:
-    if draw.textlength(text, font=face) <= width:
+def _fit(text: str, face, width: int) -> str:
+    if face.getlength(text) <= width:
         return text
-    while text and draw.textlength(text + "…", font=face) > width:
+    while text and face.getlength(text + "…") > width:
         text = text[:-1]
     return text + "…"
 
@@ -124,9 +124,8 @@ def _colour_bar(width: int, cmap: str, left: str = "low", right: str = "high") -
     band = Image.new("RGB", (width, 26 + 2 * PAD), BACKGROUND)
     gradient = _lookup_table(cmap)[np.linspace(0, 255, bar_width).astype(int)]
     band.paste(Image.fromarray(np.repeat(gradient[None], 22, axis=0)), (PAD + 60, PAD))
-    draw = ImageDraw.Draw(band)
-    draw.text((PAD, PAD), left, font=font(size), fill=MUTED)
-    draw.text((PAD + 70 + bar_width, PAD), right, font=font(size), fill=MUTED)
+    _put_label(band, (PAD, PAD), left, size, MUTED)
+    _put_label(band, (PAD + 70 + bar_width, PAD), right, size, MUTED)
     return band
 
 
@@ -169,6 +168,26 @@ def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16
     return _stack(header, body, legend)
 
 
+_crops: dict[tuple[str, int], tuple[Image.Image, Image.Image]] = {}
+_crops_lock = threading.Lock()
+
+
+def _display_crop(record: FeatureRecord, panel: int) -> tuple[Image.Image, Image.Image]:
+    """(the input crop enlarged, the same in grey), made once per record: every layer reuses them."""
+    key = (record.key, panel)
+    with _crops_lock:
+        if key in _crops:
+            return _crops[key]
+    crop = record.crop.convert("RGB").resize((panel, panel), Image.BICUBIC)
+    # Grey photo under the overlay, so colour reads as "where this channel fires".
+    grey = crop.convert("L").point(lambda v: int(v * 0.9)).convert("RGB")
+    with _crops_lock:
+        while len(_crops) >= 16:
+            _crops.pop(next(iter(_crops)))
+        _crops[key] = (crop, grey)
+    return crop, grey
+
+
 def render_channel(record: FeatureRecord, layer: str | None = None, channel: int | None = None,
                    cmap: str = DEFAULT_COLORMAP, panel: int = 512) -> Image.Image:
     """One channel enlarged (its true pixels) beside the same map laid over the input crop."""
@@ -178,24 +197,21 @@ def render_channel(record: FeatureRecord, layer: str | None = None, channel: int
     channel = record.check_channel(info.name, channel)
     levels = record.channel_map(info.name, channel)
     enlarged = _map_tile(levels, (panel, panel), cmap)
-    crop = record.crop.convert("RGB").resize((panel, panel), Image.BICUBIC)
+    crop, grey = _display_crop(record, panel)
     smooth = Image.fromarray(levels, mode="L").resize((panel, panel), Image.BILINEAR)
     colours = smooth.copy()
     colours.putpalette(_palette(cmap))
-    # Grey photo underneath so colour reads as "where this channel fires", strongest most opaque.
-    grey = crop.convert("L").point(lambda v: int(v * 0.9)).convert("RGB")
     alpha = smooth.point(lambda v: int(38 + v * 0.7))
     overlay = Image.composite(colours.convert("RGB"), grey, alpha)
     width = 3 * panel + 4 * PAD
     body = Image.new("RGB", (width, panel + 2 * PAD + _text_height(22)), BACKGROUND)
-    draw = ImageDraw.Draw(body)
     size = f"{record.crop.width}×{record.crop.height}"
     for index, (caption, picture) in enumerate(((f"the model's input ({size} pixels)", crop),
                                                 (f"channel #{channel}: {levels.shape[1]}×{levels.shape[0]} values",
                                                  enlarged),
                                                 ("overlaid on the input", overlay))):
         x = PAD + index * (panel + PAD)
-        draw.text((x, PAD // 2), caption, font=font(22), fill=MUTED)
+        _put_label(body, (x, PAD // 2), caption, 22, MUTED)
         body.paste(picture, (x, PAD + _text_height(22)))
     stats = (f"min {record.channel_low[info.name][channel]:.3g} · mean {record.channel_mean[info.name][channel]:.3g}"
              f" · max {record.channel_high[info.name][channel]:.3g}")
