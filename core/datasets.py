@@ -346,12 +346,12 @@ def oxford_pet_sample(per_class: int = 10, cats_vs_dogs: bool = True, seed: int 
     """
     from core import hub
 
+    if hub.offline_mode() or not hub.hub_reachable():
+        raise DatasetError("the Oxford-IIIT Pet sample needs the network: the Hugging Face hub is unreachable")
     try:
         import pyarrow.parquet as parquet
     except ImportError:
         raise DatasetError("the Oxford-IIIT Pet sample needs the pyarrow package (pip install pyarrow)") from None
-    if not hub.offline_mode() and not hub.hub_reachable():
-        raise DatasetError("the Oxford-IIIT Pet sample needs the network: the Hugging Face hub is unreachable")
     try:
         from huggingface_hub import list_repo_files
 

@@ -1,0 +1,174 @@
+"""Frozen-mode fine-tuning vs two baselines, measured in one run on the shared cats/dogs photos.
+
+    python scripts/bench_finetune.py [--per-class 100] [--epochs 40] [--naive-epochs 3]
+
+  ours   - core.finetune in frozen mode (reading the photos, backbone features once, head training)
+  bare   - a bare "features + linear head" script written here from scratch (the target is <= 2x)
+  naive  - the lesson notebook's way: the backbone runs on every image in every epoch
+           (too slow to run all epochs, so --naive-epochs are timed and the full run extrapolated)
+  few    - --few photos per class (random draws), tested on all the other photos
+
+Photos beyond --per-class in each class are the test set. Prints one JSON line per measure
+and a summary with the ratios. Not a test: figures depend on the machine and its load.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from core import backbones, datasets, finetune  # noqa: E402
+from core.images import load_image  # noqa: E402
+
+
+def emit(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def photo_lists(data: Path, per_class: int):
+    classes = sorted(d.name for d in data.iterdir() if d.is_dir())
+    train, test = {}, {}
+    for name in classes:
+        photos = sorted((data / name).glob("*.jpg"))
+        train[name], test[name] = photos[:per_class], photos[per_class:]
+    return classes, train, test
+
+
+def bare_features(loaded, paths, batch_size=32) -> torch.Tensor:
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(paths), batch_size):
+            batch = torch.stack([loaded.preprocess(load_image(p)) for p in paths[start:start + batch_size]])
+            batch = batch.contiguous(memory_format=torch.channels_last)
+            rows.append(loaded.model.forward_head(loaded.model.forward_features(batch), pre_logits=True))
+    return torch.cat(rows)
+
+
+def train_head(features, labels, classes, epochs, batch_size=32, seed=0) -> nn.Linear:
+    torch.manual_seed(seed)
+    head = nn.Linear(features.shape[1], classes)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=3e-3, weight_decay=1e-3)
+    for _ in range(epochs):
+        order = torch.randperm(len(features))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(head(features[idx]), labels[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return head
+
+
+def accuracy(head_or_model, features, labels) -> float:
+    with torch.no_grad():
+        return float((head_or_model(features).argmax(1) == labels).float().mean())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "catsdogs"))
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=finetune.DEFAULT_EPOCHS[finetune.FROZEN])
+    parser.add_argument("--naive-epochs", type=int, default=3)
+    parser.add_argument("--few", type=int, default=5, help="photos per class in the few-shot measure")
+    parser.add_argument("--repeats", type=int, default=10, help="random draws in the few-shot measure")
+    args = parser.parse_args()
+    data = Path(args.data)
+    if not data.is_dir():
+        emit({"error": f"no photos at {data} (the shared cats/dogs set)"})
+        return 2
+    classes, train_paths, test_paths = photo_lists(data, args.per_class)
+    loaded = backbones.load_backbone()
+    emit({"backbone": loaded.name, "device": str(loaded.device), "threads": torch.get_num_threads(),
+          "cpus": os.cpu_count(), "train_images": sum(map(len, train_paths.values())),
+          "test_images": sum(map(len, test_paths.values())), "epochs": args.epochs})
+    # warm-up: first forward passes pay one-off allocation costs none of the three should carry
+    bare_features(loaded, [train_paths[classes[0]][0]] * 4)
+
+    flat_train = [p for name in classes for p in train_paths[name]]
+    train_y = torch.tensor([i for i, name in enumerate(classes) for _ in train_paths[name]])
+    flat_test = [p for name in classes for p in test_paths[name]]
+    test_y = torch.tensor([i for i, name in enumerate(classes) for _ in test_paths[name]])
+    test_x = bare_features(loaded, flat_test)  # shared by all three, not timed
+
+    # 1. bare features + linear head
+    started = time.perf_counter()
+    head = train_head(bare_features(loaded, flat_train), train_y, len(classes), args.epochs)
+    bare_s = time.perf_counter() - started
+    bare_acc = accuracy(head, test_x, test_y)
+    emit({"measure": "bare features + linear head", "seconds": round(bare_s, 2), "test_acc": round(bare_acc, 4)})
+
+    # 2. ours, frozen mode, from the files on disk (the test photos as its validation set)
+    finetune.clear_feature_cache()
+    val_set = datasets.from_sources({name: test_paths[name] for name in classes})
+    for _ in finetune.extract_features(loaded, val_set.images):  # the test set is not timed (as for bare)
+        pass
+    started = time.perf_counter()
+    train_set = datasets.from_sources({name: train_paths[name] for name in classes})
+    read_s = time.perf_counter() - started
+    result = finetune.run_to_end(finetune.train(train_set, val_set, finetune.TrainSettings(epochs=args.epochs)))
+    ours_s = time.perf_counter() - started
+    last_acc = result.history[-1]["val_acc"]
+    emit({"measure": "ours (frozen mode)", "seconds": round(ours_s, 2), "reading_s": round(read_s, 2),
+          "features_s": round(result.feature_seconds, 2),
+          "head_training_s": round(result.seconds - result.feature_seconds, 3),
+          "test_acc_last_epoch": round(last_acc, 4), "test_acc_best_epoch": round(result.val_acc, 4)})
+
+    # 3. the notebook's loop: backbone forward on every image, every epoch
+    torch.manual_seed(0)
+    naive_head = nn.Linear(loaded.model.num_features, len(classes))
+    optimizer = torch.optim.AdamW(naive_head.parameters(), lr=3e-3, weight_decay=1e-3)
+    started = time.perf_counter()
+    for _ in range(args.naive_epochs):
+        order = torch.randperm(len(flat_train)).tolist()
+        for start in range(0, len(order), 32):
+            idx = order[start:start + 32]
+            features = bare_features(loaded, [flat_train[i] for i in idx])
+            loss = nn.functional.cross_entropy(naive_head(features), train_y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    naive_s = time.perf_counter() - started
+    naive_full_s = naive_s / args.naive_epochs * args.epochs
+    emit({"measure": f"naive loop ({args.naive_epochs} epochs run)", "seconds": round(naive_s, 2),
+          "extrapolated_to_all_epochs_s": round(naive_full_s, 1),
+          "test_acc_after_run_epochs": round(accuracy(naive_head, test_x, test_y), 4)})
+
+    # 4. few-shot: --few photos per class drawn at random (per seed), tested on all the others
+    everything = datasets.from_sources({name: train_paths[name] + test_paths[name] for name in classes})
+    few_accs = []
+    for seed in range(args.repeats):
+        rng = random.Random(seed)
+        picked = []
+        for label in range(len(classes)):
+            members = [i for i, y in enumerate(everything.labels) if y == label]
+            picked += rng.sample(members, args.few)
+        rest = [i for i in range(len(everything)) if i not in set(picked)]
+        few = finetune.run_to_end(finetune.train(everything.subset(picked), everything.subset(rest),
+                                                 finetune.TrainSettings(epochs=args.epochs, seed=seed)))
+        few_accs.append(few.history[-1]["val_acc"])
+    emit({"measure": f"few-shot: {args.few} per class, {args.repeats} draws", "test_images": len(everything) - args.few * len(classes),
+          "mean_test_acc": round(sum(few_accs) / len(few_accs), 4), "min_test_acc": round(min(few_accs), 4),
+          "accs": [round(a, 4) for a in few_accs]})
+
+    emit({"summary": True,
+          "ours_vs_bare": round(ours_s / bare_s, 2),
+          "naive_vs_ours_same_epochs": round(naive_full_s / ours_s, 1),
+          "naive_vs_ours_measured": round(naive_s / ours_s, 2),
+          "ours_s": round(ours_s, 2), "bare_s": round(bare_s, 2), "ours_test_acc": round(last_acc, 4),
+          "bare_test_acc": round(bare_acc, 4)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
