@@ -9,6 +9,7 @@ which is the truth about how coarse the last layers are.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import threading
@@ -91,13 +92,16 @@ def _text_height(size: int) -> int:
 
 def _header(width: int, lines: list[tuple[str, int, bool, tuple]]) -> Image.Image:
     """A white band with one or more lines of (text, size, bold, colour)."""
-    height = PAD + sum(_text_height(size) for _, size, _, _ in lines) + PAD // 2
-    band = Image.new("RGB", (width, height), BACKGROUND)
+    band = Image.new("RGB", (width, _header_height([size for _, size, _, _ in lines])), BACKGROUND)
     y = PAD
     for text, size, bold, colour in lines:
         _put_label(band, (PAD, y), _fit(text, font(size, bold), width - 2 * PAD), size, colour, bold)
         y += _text_height(size)
     return band
+
+
+def _header_height(sizes: list[int]) -> int:
+    return PAD + sum(_text_height(size) for size in sizes) + PAD // 2
 
 
 def _fit(text: str, face, width: int) -> str:
@@ -141,28 +145,66 @@ def grid_columns(count: int) -> int:
     return count if count <= 4 else 4 if count <= 8 else 8
 
 
+@dataclasses.dataclass(frozen=True)
+class GridLayout:
+    """Where each channel's tile sits in a grid picture (shared by drawing and clicking)."""
+
+    channels: tuple[int, ...]
+    columns: int
+    tile: int
+    label_size: int
+    label_height: int
+    header_height: int
+
+    def tile_origin(self, position: int) -> tuple[int, int]:
+        """Top-left of the label above tile `position`, in body coordinates."""
+        row, column = divmod(position, self.columns)
+        return PAD + column * (self.tile + PAD), PAD + row * (self.tile + self.label_height + PAD)
+
+    @property
+    def body_height(self) -> int:
+        rows = math.ceil(len(self.channels) / self.columns)
+        return rows * (self.tile + self.label_height + PAD) + PAD
+
+
+def grid_layout(record: FeatureRecord, layer: str | None, count: int, width: int = 1600) -> GridLayout:
+    info = record.layer(layer)
+    channels = tuple(record.ranked_channels(info.name, max(1, int(count))))
+    columns = grid_columns(len(channels))
+    tile = (width - PAD * (columns + 1)) // columns
+    label_size = max(18, min(28, tile // 7))
+    header_height = _header_height([size for _, size, _, _ in _title_lines(record, "")])
+    return GridLayout(channels, columns, tile, label_size, _text_height(label_size) + 4, header_height)
+
+
+def channel_at(record: FeatureRecord, layer: str | None, count: int, x: float, y: float,
+               width: int = 1600) -> int | None:
+    """The channel whose tile (or its label) holds grid-picture pixel (x, y); None between tiles."""
+    layout = grid_layout(record, layer, count, width)
+    for position, channel in enumerate(layout.channels):
+        left, top = layout.tile_origin(position)
+        top += layout.header_height
+        if left <= x < left + layout.tile and top <= y < top + layout.label_height + layout.tile:
+            return channel
+    return None
+
+
 def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16,
                 cmap: str = DEFAULT_COLORMAP, width: int = 1600) -> Image.Image:
     """The `count` most active channels of one layer, each labelled with its index and strength."""
     info = record.layer(layer)
-    channels = record.ranked_channels(info.name, max(1, int(count)))
-    columns = grid_columns(len(channels))
-    rows = math.ceil(len(channels) / columns)
-    tile = (width - PAD * (columns + 1)) // columns
-    label_size = max(18, min(28, tile // 7))
-    label_height = _text_height(label_size) + 4
-    body = Image.new("RGB", (width, rows * (tile + label_height + PAD) + PAD), BACKGROUND)
+    layout = grid_layout(record, info.name, count, width)
+    tile, label_size = layout.tile, layout.label_size
+    body = Image.new("RGB", (width, layout.body_height), BACKGROUND)
     maps = record.maps[info.name]
     strength = record.strength[info.name]
-    for position, channel in enumerate(channels):
-        row, column = divmod(position, columns)
-        x = PAD + column * (tile + PAD)
-        y = PAD + row * (tile + label_height + PAD)
+    for position, channel in enumerate(layout.channels):
+        x, y = layout.tile_origin(position)
         _put_label(body, (x, y), f"#{channel}", label_size, INK, bold=True)
         _put_label(body, (x + tile, y), f"{strength[channel]:.2g}", label_size, MUTED, align_right=True)
-        body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, y + label_height))
-    title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(channels)} most active of "
-             f"{info.shape[0]} channels")
+        body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, y + layout.label_height))
+    title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(layout.channels)} most active of "
+             f"{info.shape[0]} channels (click one to enlarge it)")
     header = _header(width, _title_lines(record, title))
     legend = _colour_bar(width, cmap, right="high (each map on its own range) · labels: #channel, mean activation")
     return _stack(header, body, legend)

@@ -12,8 +12,8 @@ import gradio as gr
 from PIL import Image
 
 from core import backbones
-from core.feature_views import (COLORMAPS, DEFAULT_COLORMAP, GRID_COUNTS, LAYERS_TABLE_HEADERS, layers_table,
-                                render_channel, render_grid, render_strip, stats_markdown)
+from core.feature_views import (COLORMAPS, DEFAULT_COLORMAP, GRID_COUNTS, LAYERS_TABLE_HEADERS, channel_at,
+                                layers_table, render_channel, render_grid, render_strip, stats_markdown)
 from core.features import UnknownLayer, cached_record, pretrained_available, record_features
 from core.images import ImageLoadError, limits_text, load_image
 from demo import example_path
@@ -147,6 +147,17 @@ def switch_channel(key, image_path, backbone, weights, layer, channel, cmap):
 
 
 @friendly_errors
+def pick_tile(key, image_path, backbone, weights, layer, count, cmap, event: gr.SelectData):
+    """A click on a grid tile enlarges that channel."""
+    record = _record_for(key, image_path, backbone, weights)
+    x, y = event.index
+    channel = channel_at(record, layer, int(count), x, y)
+    if channel is None:  # between tiles
+        return gr.skip(), gr.skip()
+    return gr.update(value=channel), _channel(record, layer, channel, cmap)
+
+
+@friendly_errors
 def switch_colormap(key, image_path, backbone, weights, layer, count, channel, cmap):
     record = _record_for(key, image_path, backbone, weights)
     return _grid(record, layer, count, cmap), _channel(record, layer, channel, cmap), _strip(record, cmap)
@@ -218,5 +229,7 @@ def build(context) -> None:
                 show_progress="hidden", concurrency_limit=None)
     channel.release(switch_channel, [*source, layer, channel, cmap], channel_view, api_visibility="private",
                     show_progress="hidden", concurrency_limit=None)
+    grid.select(pick_tile, [*source, layer, count, cmap], [channel, channel_view], api_visibility="private",
+                show_progress="hidden", concurrency_limit=None)
     cmap.input(switch_colormap, [*source, layer, count, channel, cmap], [grid, channel_view, strip],
                api_visibility="private", show_progress="hidden", concurrency_limit=None)

@@ -4,6 +4,11 @@ from __future__ import annotations
 from gradio_client import handle_file
 from PIL import Image
 
+from core import backbones
+from core.feature_views import grid_layout
+from core.features import record_features
+from core.images import load_image
+
 
 def _grid_src(page) -> str:
     return page.locator("#features-grid img").get_attribute("src")
@@ -28,7 +33,19 @@ def test_opening_the_tab_shows_the_cat_and_switching_layers_redraws(page):
     second = _grid_src(page)
     page.get_by_label("4", exact=True).check()
     page.wait_for_function("s => document.querySelector('#features-grid img').src !== s", arg=second)
-    assert page.locator("#features-channel-view img").is_visible()
+
+    # Clicking the third tile enlarges that channel (the same ranking, computed here).
+    record = record_features(backbones.load_backbone(backbones.BUNDLED_MODEL), load_image("assets/chelsea.png"))
+    layout = grid_layout(record, "stage4", 4)
+    grid, view = page.locator("#features-grid img"), page.locator("#features-channel-view img")
+    natural_width = page.evaluate("() => document.querySelector('#features-grid img').naturalWidth")
+    scale = grid.bounding_box()["width"] / natural_width
+    left, top = layout.tile_origin(2)
+    before = view.get_attribute("src")
+    grid.click(position={"x": (left + layout.tile / 2) * scale,
+                         "y": (layout.header_height + top + layout.label_height + layout.tile / 2) * scale})
+    page.wait_for_function("s => document.querySelector('#features-channel-view img').src !== s", arg=before)
+    assert page.locator("#features-channel input[type=number]").input_value() == str(layout.channels[2])
 
 
 def test_features_endpoint_draws_the_chosen_layer(client):
