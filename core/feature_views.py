@@ -204,9 +204,9 @@ def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16
         _put_label(body, (x + tile, y), f"{strength[channel]:.2g}", label_size, MUTED, align_right=True)
         body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, y + layout.label_height))
     title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(layout.channels)} most active of "
-             f"{info.shape[0]} channels (click one to enlarge it)")
+             f"{info.shape[0]} channels")
     header = _header(width, _title_lines(record, title))
-    legend = _colour_bar(width, cmap, right="high (each map on its own range) · labels: #channel, mean activation")
+    legend = _colour_bar(width, cmap, right="high, each map on its own range · above each: #channel, mean activation")
     return _stack(header, body, legend)
 
 

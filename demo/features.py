@@ -95,7 +95,7 @@ def _status(record, fallback: str) -> str:
 def _channel_slider(record, layer: str) -> dict:
     info = record.layer(layer)
     return gr.update(maximum=info.shape[0] - 1, value=record.ranked_channels(info.name, 1)[0],
-                     label=f"Channel to enlarge (0–{info.shape[0] - 1}; starts at the most active)")
+                     label=f"Channel to enlarge (0–{info.shape[0] - 1}), or click a tile in the grid")
 
 
 @friendly_errors
@@ -198,7 +198,8 @@ def build(context) -> None:
             layer = gr.Dropdown([], label="Layer (in the order the network computes them)", elem_id="features-layer",
                                 filterable=True, allow_custom_value=True)
             count = gr.Radio(list(GRID_COUNTS), value=16, label="Channels in the grid (most active first)")
-            channel = gr.Slider(0, 15, value=0, step=1, label="Channel to enlarge", elem_id="features-channel")
+            channel = gr.Slider(0, 15, value=0, step=1, label="Channel to enlarge, or click a tile in the grid",
+                                elem_id="features-channel")
             cmap = gr.Dropdown(list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap (perceptual)")
             stats = gr.Markdown(elem_classes=["tll-status"], elem_id="features-stats")
     # The pictures carry their own titles, so Gradio's label badge (which would cover them) is hidden.

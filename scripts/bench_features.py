@@ -68,15 +68,16 @@ def bench(spec: str, image, repeats: int, count: int) -> None:
     median_recompute = statistics.median(recompute)
     median_switch = statistics.median(switch)
     worst = max(record.layers, key=lambda i: i.shape[1] * i.shape[2])
-    print(f"{record.backbone} ({record.weights}), {len(record.layers)} layers, {record.nbytes / 2**20:.1f} MB cached, "
-          f"grid of {count}")
+    print(f"{record.backbone} ({record.weights}), {len(record.layers)} layers, "
+          f"{record.nbytes / 2**20:.1f} MB cached, grid of {count}")
     print(f"  recompute (forward pass, all layers): median {median_recompute:8.1f} ms  (n={len(recompute)})")
     print(f"  switch layer (grid+channel+stats):    median {median_switch:8.1f} ms  "
           f"p90 {statistics.quantiles(switch, n=10)[-1]:.1f} ms  (n={len(switch)})")
     print(f"  switch layer + JPEG encode (as sent): median {statistics.median(switch_sent):8.1f} ms  "
           f"p90 {statistics.quantiles(switch_sent, n=10)[-1]:.1f} ms")
     print(f"  switch channel (one view):            median {statistics.median(channel):8.1f} ms")
-    print(f"  largest maps: {worst.alias} {worst.shape_text}; recompute / switch = {median_recompute / median_switch:.0f}x")
+    print(f"  largest maps: {worst.alias} {worst.shape_text}; "
+          f"recompute / switch = {median_recompute / median_switch:.0f}x")
 
 
 def main() -> int:
