@@ -286,7 +286,8 @@ def stats_markdown(record: FeatureRecord, layer: str | None = None) -> str:
     guess = "(random weights: meaningless)" if record.weights == "random" else f"({prob:.0%})"
     return (
         f"**{info.alias}** (`{info.name}`, {info.kind}) · shape **{info.shape_text}** "
-        f"(channels × height × width) · each value sees a {info.stride}×{info.stride}-pixel step of the input\n\n"
+        f"(channels × height × width) · one value per {info.stride}×{info.stride} input pixels "
+        f"(stride {info.stride})\n\n"
         f"min {stats.minimum:.3g} · mean {stats.mean:.3g} · max {stats.maximum:.3g} · "
         f"**{stats.zero_fraction:.0%}** of values ≤ 0 · {stats.dead_channels} of {info.shape[0]} channels silent "
         f"on this image\n\n"

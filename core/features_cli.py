@@ -25,12 +25,12 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", metavar="IMAGE", help="an image file")
     parser.add_argument("--out", required=True, metavar="GRID.png", help="where to write the grid picture")
-    parser.add_argument("--backbone", default=None,
+    parser.add_argument("--backbone", default=None, metavar="NAME",
                         help="timm model name, with or without its pretrained tag (default: vgg16 when its "
                              "weights are available, else the bundled EfficientNet-Lite0)")
     parser.add_argument("--weights", choices=backbones.WEIGHT_KINDS, default=None,
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
-    parser.add_argument("--layer", default=None,
+    parser.add_argument("--layer", default=None, metavar="NAME",
                         help="module name (features.28) or short name (conv5_3, stage3); default: the first stage")
     parser.add_argument("--channels", type=int, default=16, metavar="N",
                         help="how many channels in the grid (default 16)")
