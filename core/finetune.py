@@ -16,6 +16,7 @@ far (highest validation accuracy, then lowest validation loss) is what the resul
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -233,6 +234,19 @@ def _better(val_acc, val_loss, best) -> bool:
     return best is None or val_acc > best[0] + 1e-9 or (abs(val_acc - best[0]) <= 1e-9 and val_loss < best[1])
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Tiny tensors (a linear head) run ~20x faster on one thread than on a thread pool whose
+    other cores are busy (measured on 2 shared cores: 0.15 s vs 3 s for 40 epochs). Held for
+    one epoch at a time, never across a yield."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _train_frozen(base, train_set, val_set, settings, stop, generator, started):
     total = len(train_set) + len(val_set)
     train_x = val_x = None
@@ -258,26 +272,27 @@ def _train_frozen(base, train_set, val_set, settings, stop, generator, started):
     loss_fn = nn.CrossEntropyLoss()
     history, best, best_state, stopped = [], None, None, False
     for epoch in range(1, settings.epochs + 1):
-        order = torch.randperm(len(train_x), generator=generator)
-        total_loss, correct = 0.0, 0
-        for start in range(0, len(order), settings.batch_size):
-            if stop.is_set():
-                stopped = True
+        with _one_thread():
+            order = torch.randperm(len(train_x), generator=generator)
+            total_loss, correct = 0.0, 0
+            for start in range(0, len(order), settings.batch_size):
+                if stop.is_set():
+                    stopped = True
+                    break
+                idx = order[start:start + settings.batch_size]
+                logits = head(train_x[idx])
+                loss = loss_fn(logits, train_y[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total_loss += float(loss.detach()) * len(idx)
+                correct += int((logits.argmax(1) == train_y[idx]).sum())
+            if stopped:
                 break
-            idx = order[start:start + settings.batch_size]
-            logits = head(train_x[idx])
-            loss = loss_fn(logits, train_y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == train_y[idx]).sum())
-        if stopped:
-            break
-        with torch.no_grad():
-            val_logits = head(val_x)
-            val_loss = float(loss_fn(val_logits, val_y))
-            val_acc = float((val_logits.argmax(1) == val_y).float().mean())
+            with torch.no_grad():
+                val_logits = head(val_x)
+                val_loss = float(loss_fn(val_logits, val_y))
+                val_acc = float((val_logits.argmax(1) == val_y).float().mean())
         event = _epoch_event(epoch, total_loss / len(train_x), correct / len(train_x), val_loss, val_acc, started)
         history.append(event)
         if _better(val_acc, val_loss, best):

@@ -255,8 +255,6 @@ def check_pets_available() -> str:
 
 
 def build(context) -> None:
-    from demo.classify import backbone_choices  # noqa: F401 (the Classify tab owns the picker)
-
     sample_names = datasets.sample_sets()
     gr.Markdown(
         "Reuse a pretrained network for **your own classes** with a few images each. "

@@ -267,3 +267,18 @@ def test_foreign_files_are_refused(tmp_path):
         trained.load_trained_model(junk)
     with pytest.raises(ValueError, match="no such model file"):
         trained.load_trained_model(tmp_path / "missing.safetensors")
+
+
+def test_teacher_sample_sets_and_offline_pets(monkeypatch, small_catsdogs, tmp_path):
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "pets").symlink_to(small_catsdogs, target_is_directory=True)
+    (samples / "notes.txt").write_text("not a set")
+    monkeypatch.setenv("TLL_SAMPLES_DIR", str(samples))
+    assert datasets.sample_sets() == ["pets"]
+    assert datasets.load_sample_set("pets").class_names == ("cat", "dog")
+    with pytest.raises(datasets.DatasetError, match="no sample set"):
+        datasets.load_sample_set("../pets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(datasets.DatasetError, match="needs the network"):
+        datasets.oxford_pet_sample(5)
