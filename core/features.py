@@ -108,6 +108,9 @@ class FeatureRecord:
         for info in self.layers:
             if name in (info.name, info.alias, info.title):
                 return info
+        # "stageN" means timm's N-th feature stage on every backbone (VGG's have paper names).
+        if name.startswith("stage") and name[5:].isdigit() and 1 <= int(name[5:]) <= len(self.stage_names):
+            return self.layer(self.stage_names[int(name[5:]) - 1])
         names = ", ".join(f"{info.alias} ({info.name})" for info in self.layers)
         raise UnknownLayer(f"{self.backbone} has no layer {name!r}; choose one of: {names}")
 

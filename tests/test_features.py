@@ -56,6 +56,7 @@ def test_vgg16_random_records_every_conv_relu_and_pool(vgg_record):
     assert vgg_record.layer("features.28").alias == "conv5_3"
     assert vgg_record.layer("conv5_3").shape == (512, 14, 14)
     assert vgg_record.final_layer.name == "features.30" and vgg_record.final_layer.shape == (512, 7, 7)
+    assert vgg_record.layer("stage1").alias == "relu1_2" and vgg_record.layer("stage6").alias == "pool5"
     assert vgg_record.weights == "random" and "RANDOM" in vgg_record.status
     # VGG's ReLUs run in place: the conv output must have been copied before its ReLU overwrote it.
     conv, relu = vgg_record.stats["features.28"], vgg_record.stats["features.29"]

@@ -6,37 +6,48 @@ from PIL import Image
 
 from core import backbones
 from core.feature_views import grid_layout
-from core.features import record_features
+from core.features import pretrained_available, record_features
 from core.images import load_image
+
+# What the tab starts with: the lesson's VGG-16 when its weights are cached here (the app runs
+# offline in tests), else the bundled model. (first layer's shape, a deeper layer, its shape)
+EXPECTED = {
+    "vgg16.tv_in1k": ("64×224×224", "relu5_3", "512×14×14"),
+    backbones.BUNDLED_MODEL: ("16×112×112", "stage4", "112×14×14"),
+}
 
 
 def _grid_src(page) -> str:
     return page.locator("#features-grid img").get_attribute("src")
 
 
-def test_opening_the_tab_shows_the_cat_and_switching_layers_redraws(page):
+def test_opening_the_tab_shows_the_cat_and_switching_layers_redraws(page, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as the app runs: only the local cache counts
+    default = "vgg16.tv_in1k" if pretrained_available("vgg16") else backbones.BUNDLED_MODEL
+    first_shape, deeper, deeper_shape = EXPECTED[default]
     page.get_by_role("tab", name="Feature maps").click()
-    # Opening the tab records the example cat with the default (offline: bundled) backbone.
+    # Opening the tab records the example cat with the default backbone.
     page.locator("#features-grid img").wait_for()
     page.locator("#features-crop img").wait_for()
-    assert page.get_by_text("VGG-16's pretrained weights are not available here").is_visible()
+    if default == backbones.BUNDLED_MODEL:
+        assert page.get_by_text("VGG-16's pretrained weights are not available here").is_visible()
     stats = page.locator("#features-stats")
-    assert "16×112×112" in stats.inner_text()
+    assert first_shape in stats.inner_text()
     first = _grid_src(page)
 
     page.locator("#features-layer input").click()
-    page.get_by_role("option", name="stage4").first.click()
+    page.get_by_role("option", name=deeper).first.click()
     page.wait_for_function("s => document.querySelector('#features-grid img').src !== s", arg=first)
-    page.get_by_text("112×14×14").first.wait_for()
-    assert "112×14×14" in stats.inner_text() and "16×112×112" not in stats.inner_text()
+    page.get_by_text(deeper_shape).first.wait_for()
+    assert deeper_shape in stats.inner_text() and first_shape not in stats.inner_text()
 
     second = _grid_src(page)
     page.get_by_label("4", exact=True).check()
     page.wait_for_function("s => document.querySelector('#features-grid img').src !== s", arg=second)
 
     # Clicking the third tile enlarges that channel (the same ranking, computed here).
-    record = record_features(backbones.load_backbone(backbones.BUNDLED_MODEL), load_image("assets/chelsea.png"))
-    layout = grid_layout(record, "stage4", 4)
+    record = record_features(backbones.load_backbone(default), load_image("assets/chelsea.png"))
+    layout = grid_layout(record, deeper, 4)
     grid, view = page.locator("#features-grid img"), page.locator("#features-channel-view img")
     natural_width = page.evaluate("() => document.querySelector('#features-grid img').naturalWidth")
     scale = grid.bounding_box()["width"] / natural_width

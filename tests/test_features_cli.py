@@ -11,6 +11,7 @@ import types
 from PIL import Image
 
 from core.cli import main as cli_main
+from core.features import pretrained_available
 from tests.conftest import run_cli
 
 
@@ -64,7 +65,11 @@ def test_default_backbone_falls_back_to_bundled_offline_and_says_so(tmp_path, ca
     result = run_here(capsys, "features", "assets/coffee.png", "--out", str(tmp_path / "g.png"), "--layer", "stage5")
     assert result.returncode == 0, result.stdout
     (out,) = lines(result)
-    assert out["weights"] == "bundled" and "vgg16" in out["fallback"] and out["layer"] == "blocks.6"
+    if pretrained_available("vgg16"):  # this machine has VGG-16's weights cached: no fallback
+        assert out["backbone"] == "vgg16.tv_in1k" and out["weights"] == "hub" and "fallback" not in out
+        assert out["layer"] == "features.29"  # stage5 = relu5_3
+    else:
+        assert out["weights"] == "bundled" and "vgg16" in out["fallback"] and out["layer"] == "blocks.6"
 
 
 def test_bad_input_gets_a_json_error(tmp_path, capsys, monkeypatch):
@@ -73,8 +78,10 @@ def test_bad_input_gets_a_json_error(tmp_path, capsys, monkeypatch):
     notes.write_text("not a picture")
     bad_image = run_here(capsys, "features", str(notes), "--out", str(tmp_path / "g.png"), "--backbone", "bundled")
     assert bad_image.returncode == 2 and "notes.png" in lines(bad_image)[-1]["error"]
-    hub = run_here(capsys, "features", "assets/chelsea.png", "--out", str(tmp_path / "g.png"), "--backbone", "vgg16")
-    assert hub.returncode == 2 and "--weights random" in lines(hub)[-1]["error"]
+    if not pretrained_available("vgg16"):
+        hub = run_here(capsys, "features", "assets/chelsea.png", "--out", str(tmp_path / "g.png"),
+                       "--backbone", "vgg16")
+        assert hub.returncode == 2 and "--weights random" in lines(hub)[-1]["error"]
     bad_out = run_here(capsys, "features", "assets/chelsea.png", "--out", str(tmp_path / "nowhere" / "g.png"))
     assert bad_out.returncode == 2 and "does not exist" in lines(bad_out)[-1]["error"]
     bad_layer = run_here(capsys, "features", "assets/chelsea.png", "--out", str(tmp_path / "g.png"),
