@@ -33,6 +33,7 @@ DEFAULT_TARGET = 281  # tabby cat
 # The TV slider (0-10) times this is the weight of the perturbation's total variation against
 # log p(target): at 10 the change becomes blotchy and smooth instead of pixel-level noise.
 TV_UNIT = 20.0
+STEP_FRACTION = 0.5  # of eps per PGD step
 
 
 def model_crop(loaded, image: Image.Image) -> Image.Image:
@@ -127,7 +128,7 @@ class AttackResult:
         }
 
 
-def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 10,
+def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 20,
            tv: float = 0.0, method: str = PGD, should_stop: Callable[[], bool] | None = None,
            transfer_model=None) -> AttackResult:
     """Targeted attack on `image` (any size: its model crop is attacked). eps and the result are in
@@ -165,7 +166,7 @@ def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: 
         steps, step_size = 1, eps / 255.0
     else:
         # Half a level per step at least: the final rounding to 8 bits undoes smaller moves.
-        step_size = max(eps / 4.0, 0.5) / 255.0
+        step_size = max(eps * STEP_FRACTION, 0.5) / 255.0
     optimizer = SignedGradient(param.parameters(), lr=step_size)
     adversarial, steps_done = original, 0
     fooled_views = 0

@@ -15,6 +15,8 @@ import sys
 # subcommand -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS = {
     "classify": ("core.classify_cli", "top-k ImageNet labels (or your trained classes) for images"),
+    "ideal": ("core.optvis_cli", "the image that most excites an ImageNet class (ideal cat), as a PNG"),
+    "attack": ("core.optvis_cli", "adversarial images: a tiny change that makes the model see another class"),
     "features": ("core.features_cli", "feature maps of one image at any layer, as a picture + JSON"),
     "train": ("core.finetune_cli", "fine-tune a backbone on a folder or .zip of class folders"),
 }

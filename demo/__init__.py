@@ -43,9 +43,10 @@ def warm_up() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    from demo import classify, features, finetune
+    from demo import classify, features, finetune, optimize
 
-    tabs = [("Classify", classify.build), ("Fine-tune", finetune.build), ("Feature maps", features.build)]
+    tabs = [("Classify", classify.build), ("Fine-tune", finetune.build), ("Feature maps", features.build),
+            ("Ideal & adversarial images", optimize.build)]
     with gr.Blocks(title="Transfer Learning Lab") as app:
         gr.Markdown(
             "# Transfer Learning Lab\n"

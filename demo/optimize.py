@@ -1,0 +1,242 @@
+"""Ideal & adversarial images tab: optimise the *image*, not the weights.
+
+Two sub-tabs on the shared core.optvis loop: the ideal image of a class (live filmstrip, p(target)
+and total-variation plot, Stop button) and a targeted adversarial image (original | amplified
+change | adversarial, top-5 before/after, L-infinity, PSNR, PNG/JPEG survival, transfer).
+Layout and wiring only: the optimisation lives in core.ideal and core.attack.
+"""
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from core import attack as attack_core
+from core import backbones
+from core import ideal as ideal_core
+from core.imagenet import class_names, resolve_class, short_name
+from core.images import ImageLoadError, limits_text, load_image
+from demo.components import ImageInput, friendly_errors, weights_badge
+
+ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
+START_CHOICES = [("noise", "noise"), ("grey", "grey"), ("your photo", "photo")]
+MODE_CHOICES = [("robust (Fourier colours + random jitter, scale, rotation)", ideal_core.ROBUST),
+                ("plain pixels (the lesson: why it gives noise)", ideal_core.PIXEL)]
+FILMSTRIP_FRAMES = 8
+
+_stop_flags: dict[str, threading.Event] = {}
+_output_dir = Path(tempfile.mkdtemp(prefix="tll-optvis-"))
+
+
+def class_choices() -> list[tuple[str, int]]:
+    """Every ImageNet class, searchable in the dropdown by any of its synonyms."""
+    # String values: the browser hands them back unchanged, and resolve_class reads an index string.
+    return [(f"{name} ({index})", str(index)) for index, name in enumerate(class_names())]
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "cli"
+
+
+def _stop_flag(request: gr.Request | None) -> threading.Event:
+    flag = threading.Event()
+    _stop_flags[_session(request)] = flag
+    return flag
+
+
+def stop(request: gr.Request = None):
+    flag = _stop_flags.get(_session(request))
+    if flag is not None:
+        flag.set()
+    return gr.skip()
+
+
+def _target(value) -> int:
+    if value is None or value == "":
+        raise gr.Error("Pick a target class (type to search, e.g. 'tabby').")
+    return resolve_class(value)
+
+
+def _optional_image(path: str | None, what: str):
+    if not path:
+        return None
+    try:
+        return load_image(path)
+    except ImageLoadError as error:
+        raise gr.Error(f"{what}: {error}") from None
+
+
+@friendly_errors
+def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Request = None):
+    """Generator: (image, filmstrip, plot, status, png file) every few steps, then the final result."""
+    index = _target(target)
+    photo = _optional_image(photo_path, "Starting photo")
+    if start == "photo" and photo is None:
+        raise gr.Error("Start 'your photo' needs an uploaded photo (or pick noise or grey).")
+    loaded = backbones.load_backbone()
+    flag = _stop_flag(request)
+    steps = int(steps)
+    every = max(1, steps // 16)
+    frame_every = max(every, steps // FILMSTRIP_FRAMES)
+    filmstrip, history = [], []
+    name = short_name(index)
+    import time
+
+    started = time.perf_counter()
+    last = None
+    for progress in ideal_core.ideal_steps(loaded, index, steps=steps, tv=float(tv), mode=mode, start=start,
+                                           photo=photo, seed=int(seed), every=every, should_stop=flag.is_set):
+        last = progress
+        picture = attack_core.to_pil(progress.image)
+        if progress.step % frame_every == 0 or progress.finished:
+            filmstrip.append((picture, f"step {progress.step}"))
+        if progress.terms:
+            history.append({"step": progress.step, "value": progress.terms["prob"], "series": f"p({name})"})
+            history.append({"step": progress.step, "value": progress.terms["tv"], "series": "total variation"})
+        if not progress.finished:
+            status = (f"Step **{progress.step}/{progress.steps}** · p({name}) = "
+                      f"**{progress.terms.get('prob', 0):.3f}** · {progress.seconds:.1f} s")
+            yield picture, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, gr.skip()
+    result = ideal_core.finish(loaded, last, index, mode, started)
+    path = _output_dir / f"ideal-{index}-{_session(request)[:8]}.png"
+    result.image.save(path, format="PNG")
+    status = (f"**{'Stopped' if result.stopped else 'Done'}** after {result.steps_done} steps in "
+              f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
+              f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
+              f"· total variation {result.total_variation:.3f}")
+    yield result.image, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, str(path)
+
+
+def _labels(entries: list[dict]) -> dict:
+    return {f"{entry['label']} ({entry['index']})": entry["prob"] for entry in entries}
+
+
+def _yes(flag: bool) -> str:
+    return "**yes**" if flag else "**no**"
+
+
+@friendly_errors
+def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request = None):
+    if not image_path:
+        raise gr.Error("Upload a photo (or click an example) to attack.")
+    image = _optional_image(image_path, "Photo")
+    index = _target(target)
+    loaded = backbones.load_backbone()
+    flag = _stop_flag(request)
+    result = attack_core.attack(loaded, image, index, eps=int(eps), steps=int(steps), tv=float(tv), method=method,
+                                should_stop=flag.is_set,
+                                transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
+    path = _output_dir / f"adversarial-{_session(request)[:8]}.png"
+    result.adversarial.save(path, format="PNG")
+    name = short_name(index)
+    transfer = ("no second backbone's weights are available here (offline), so transfer is not tested"
+                if result.transfer is None else
+                f"{result.transfer['backbone']}: {_yes(result.transfer['fooled'])} "
+                f"(it says {result.transfer['after']['label']})")
+    report = (
+        f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s\n\n"
+        f"| | |\n|---|---|\n"
+        f"| Fools the model (PNG written and re-read) | {_yes(result.fools_png)}: {result.after['label']} "
+        f"({result.after['prob']:.3f}) |\n"
+        f"| Still fools after JPEG re-encoding (quality 90) | {_yes(result.fools_jpeg)}: "
+        f"{result.jpeg_prediction['label']} |\n"
+        f"| Largest change L∞ | {result.linf} of 255 levels |\n"
+        f"| PSNR | {result.psnr:.1f} dB |\n"
+        f"| p({name}) before → after | {result.before['target_prob']:.4f} → {result.after['target_prob']:.4f} |\n"
+        f"| Transfer to a second backbone | {transfer} |"
+    )
+    return (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before),
+            _labels(result.top5_after), report, str(path))
+
+
+def build(context) -> None:
+    loaded = backbones.load_backbone()
+    gr.Markdown(
+        "Optimise the **image**, not the weights: the network is frozen and gradient ascent changes pixels. "
+        + weights_badge(loaded.weights, loaded.status))
+    choices = class_choices()
+    with gr.Tabs():
+        with gr.Tab("Ideal image"):
+            _build_ideal(choices)
+        with gr.Tab("Adversarial image"):
+            _build_attack(choices)
+
+
+def _build_ideal(choices) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4):
+            target = gr.Dropdown(choices, value=str(resolve_class("tabby cat")), label="Target class (type to search)",
+                                 filterable=True, elem_id="ideal-target")
+            with gr.Row():
+                picks = [gr.Button(pick, size="sm", min_width=60) for pick in ideal_core.QUICK_PICKS]
+            mode = gr.Radio(MODE_CHOICES, value=ideal_core.ROBUST, label="Mode")
+            start = gr.Radio(START_CHOICES, value="noise", label="Start from")
+            photo = ImageInput(label="Starting photo (for 'your photo')", sources=["upload", "clipboard"], height=160)
+            tv = gr.Slider(0, 10, value=ideal_core.DEFAULT_TV, step=0.5, label="Total-variation (smoothness) weight",
+                           info="0 = off; higher = smoother, less detailed")
+            with gr.Row():
+                steps = gr.Slider(10, 400, value=ideal_core.DEFAULT_STEPS[ideal_core.ROBUST], step=10, label="Steps",
+                                  elem_id="ideal-steps")
+                seed = gr.Number(0, precision=0, label="Seed", minimum=0)
+            with gr.Row():
+                run = gr.Button("Make the ideal image", variant="primary", elem_id="ideal-run")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="ideal-stop")
+        with gr.Column(scale=6):
+            with gr.Row():
+                image = gr.Image(label="Current image", height=260, interactive=False, elem_id="ideal-image",
+                                 format="png")
+                plot = gr.LinePlot(x="step", y="value", color="series", label="p(target) and total variation",
+                                   height=260, elem_id="ideal-plot")
+            status = gr.Markdown("Pick a class and press *Make the ideal image*.", elem_id="ideal-status",
+                                 elem_classes=["tll-status"])
+            filmstrip = gr.Gallery(label="Filmstrip", columns=FILMSTRIP_FRAMES, height=150, allow_preview=False,
+                                   elem_id="ideal-filmstrip", format="png")
+            download = gr.File(label="The final image (8-bit PNG)", interactive=False)
+            gr.Markdown(
+                "<small>Objective: the class's pre-softmax **logit** minus the TV weight × total variation. "
+                "Maximising the probability instead lets the optimiser win by suppressing the other 999 classes, "
+                "which noise does best. Plain pixels reach a high score with noise the network happens to like; "
+                "the robust mode must survive random shifts, zooms, rotations and blurs, so only recognisable "
+                "textures work.</small>")
+
+    for button, pick in zip(picks, ideal_core.QUICK_PICKS):
+        button.click(lambda p=pick: str(resolve_class(p)), None, target, api_visibility="private", queue=False)
+    mode.change(lambda m: ideal_core.DEFAULT_STEPS[m], mode, steps, api_visibility="private", queue=False)
+    run.click(run_ideal, [target, start, photo, mode, tv, steps, seed], [image, filmstrip, plot, status, download],
+              api_name="ideal", concurrency_limit=2, concurrency_id="optvis")
+    stop_button.click(stop, None, None, api_name="ideal_stop", queue=False)
+
+
+def _build_attack(choices) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4):
+            source = ImageInput(label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240)
+            gr.Examples([[f"assets/{name}"] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
+            target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label="Make the model see (type to search)",
+                                 filterable=True, elem_id="attack-target")
+            eps = gr.Slider(1, 16, value=2, step=1, label="Budget ε (pixel levels of 255)",
+                            info="every pixel changes by at most this much")
+            with gr.Row():
+                steps = gr.Slider(1, 50, value=20, step=1, label="Steps (PGD stops early once it fools)")
+                tv = gr.Slider(0, 10, value=0, step=0.5, label="TV weight (smoother change)")
+            method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
+                              value=attack_core.PGD, label="Method")
+            run = gr.Button("Attack", variant="primary", elem_id="attack-run")
+            gr.Markdown(f"<small>{limits_text()}.</small>")
+        with gr.Column(scale=6):
+            with gr.Row():
+                original = gr.Image(label="Original (model crop)", height=200, interactive=False, format="png")
+                change = gr.Image(label="Change (amplified)", height=200, interactive=False, format="png")
+                adversarial = gr.Image(label="Adversarial", height=200, interactive=False, format="png",
+                                       elem_id="attack-adversarial")
+            with gr.Row():
+                before = gr.Label(num_top_classes=5, label="Top-5 before")
+                after = gr.Label(num_top_classes=5, label="Top-5 after (PNG re-read)", elem_id="attack-after")
+            report = gr.Markdown(elem_id="attack-report")
+            download = gr.File(label="Adversarial image (8-bit PNG)", interactive=False)
+    run.click(run_attack, [source, target, eps, steps, tv, method],
+              [original, change, adversarial, before, after, report, download],
+              api_name="attack", concurrency_limit=2, concurrency_id="optvis")

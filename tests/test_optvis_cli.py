@@ -1,0 +1,62 @@
+"""`python app.py attack` and `python app.py ideal`, as a user runs them: files, JSON lines, errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import run_cli
+
+
+def lines(result):
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_attack_writes_both_crops_and_one_json_line_per_image(tmp_path, catsdogs_dir):
+    dog = sorted((catsdogs_dir / "dog").iterdir())[1]
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    result = run_cli("attack", str(dog), str(bad), "--target", "tabby cat", "--eps", "2",
+                     "--out-dir", str(tmp_path / "out"))
+    out = lines(result)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1 and len(out) == 2  # the text file failed, the dog did not
+    good, failed = out
+    assert {"before", "after", "linf", "psnr", "seconds"} <= set(good)
+    assert set(good["before"]) == set(good["after"]) == {"label", "index", "prob"}
+    assert good["after"]["index"] == 281 and good["before"]["index"] != 281
+    assert good["linf"] <= 2 and good["psnr"] >= 40
+    adversarial = np.asarray(Image.open(tmp_path / "out" / f"{dog.stem}.adversarial.png"), dtype=np.int16)
+    original = np.asarray(Image.open(tmp_path / "out" / f"{dog.stem}.original.png"), dtype=np.int16)
+    assert adversarial.shape == original.shape == (224, 224, 3)
+    assert np.abs(adversarial - original).max() == good["linf"]
+    assert "notes.png" in failed["error"] and "text file" in failed["error"]
+
+
+def test_attack_bad_target_and_eps_are_json_errors(tmp_path):
+    for args, words in [(["--target", "unicorn"], "no ImageNet class"), (["--eps", "0"], "--eps"),
+                        (["--target", "1000"], "out of range")]:
+        result = run_cli("attack", "assets/coffee.png", "--out-dir", str(tmp_path), *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert words in lines(result)[-1]["error"]
+
+
+def test_ideal_writes_an_8bit_png_and_reports_its_probability(tmp_path):
+    out = tmp_path / "zebra.png"
+    result = run_cli("ideal", "--target", "340", "--out", str(out), "--steps", "15", "--mode", "pixel",
+                     "--seed", "2")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    summary = lines(result)[-1]
+    assert summary["target"]["index"] == 340 and 0 <= summary["prob"] <= 1 and summary["seconds"] > 0
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.mode == "RGB" and image.size == (224, 224)
+
+
+def test_ideal_bad_input_is_a_json_error(tmp_path):
+    result = run_cli("ideal", "--target", "zebra", "--out", str(tmp_path / "z.jpg"))
+    assert result.returncode == 2 and ".png" in lines(result)[-1]["error"]
+    result = run_cli("ideal", "--target", "zebra", "--out", str(tmp_path / "z.png"), "--start", "photo",
+                     "--photo", str(tmp_path / "missing.jpg"))
+    assert result.returncode == 2 and "not found" in lines(result)[-1]["error"]
+    assert "Traceback" not in result.stderr
