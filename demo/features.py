@@ -127,6 +127,13 @@ def show_if_image(image_path, *rest):
     return show_features(image_path, *rest)
 
 
+def show_on_open(key, image_path, *rest):
+    """Opening the tab draws the example; coming back to it keeps what the visitor was looking at."""
+    if key:
+        return (gr.skip(),) * 10
+    return show_if_image(image_path, *rest)
+
+
 @friendly_errors
 def switch_layer(key, image_path, backbone, weights, layer, count, cmap):
     """A new layer: grid, channel view and statistics from the cached record (no forward pass)."""
@@ -223,7 +230,8 @@ def build(context) -> None:
         control.input(show_features, record_inputs, record_outputs, api_visibility="private",
                       concurrency_id="features")
     if isinstance(tab, gr.Tab):
-        tab.select(show_if_image, record_inputs, record_outputs, api_visibility="private", concurrency_id="features")
+        tab.select(show_on_open, [record_key, *record_inputs], record_outputs, api_visibility="private",
+                   concurrency_id="features")
     layer.input(switch_layer, [*source, layer, count, cmap], [channel, grid, channel_view, stats],
                 api_visibility="private", show_progress="hidden", concurrency_limit=None)
     count.input(switch_count, [*source, layer, count, cmap], grid, api_visibility="private",
