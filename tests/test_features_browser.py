@@ -1,6 +1,7 @@
 """A real browser opens the Feature maps tab and switches layers; the API draws a chosen layer."""
 from __future__ import annotations
 
+import pytest
 from gradio_client import handle_file
 from PIL import Image
 
@@ -71,3 +72,12 @@ def test_features_endpoint_draws_the_chosen_layer(client):
         assert picture.width == 1600 and picture.height > 300
     rows = table["data"]
     assert len(rows) == 5 and rows[3][1] == "blocks.4"
+
+
+def test_features_endpoint_rejects_a_non_image_with_its_name(client, tmp_path):
+    bad = tmp_path / "homework.png"
+    bad.write_bytes(b"%PDF-1.4 not really a picture")
+    with pytest.raises(Exception) as error:
+        client.predict(handle_file(str(bad)), "tf_efficientnet_lite0", "pretrained", "stage1", 4, "viridis",
+                       api_name="/features")
+    assert "homework.png" in str(error.value) and "PDF" in str(error.value)
