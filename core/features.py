@@ -24,8 +24,10 @@ from core.backbones import RANDOM, LoadedModel
 # (every map is shown on its own range), a quarter of float32's memory, and no conversion
 # when switching layers. Exact per-channel min/max/mean and per-layer statistics are
 # computed in float32 before that.
-# Memory the cached records may use together; the oldest record goes first.
-CACHE_BUDGET_BYTES = int(float(os.environ.get("TLL_FEATURE_CACHE_MB", "1024")) * 2**20)
+
+# Memory the cached records may use together (a VGG-16 record is 27 MB, an EfficientNet-Lite0
+# one 0.3 MB); the least recently used record goes first.
+CACHE_BUDGET_BYTES = int(float(os.environ.get("TLL_FEATURE_CACHE_MB", "512")) * 2**20)
 
 
 class UnknownLayer(ValueError):
