@@ -133,3 +133,15 @@ def test_channel_view_overlays_the_input_and_strip_shows_the_final_block(bundled
     assert strip.width == 1600 and strip.height < 300
     markdown = stats_markdown(vgg_record, "conv5_3")
     assert "512×14×14" in markdown and "meaningless" in markdown
+
+
+def test_record_cache_keeps_the_most_recent_within_its_budget(bundled, bundled_record):
+    from core.features import RecordCache
+
+    coffee = record_features(bundled, load_image("assets/coffee.png"))
+    small = RecordCache(budget_bytes=bundled_record.nbytes + coffee.nbytes // 2)
+    small.put(bundled_record)
+    small.put(coffee)
+    assert small.get(bundled_record.key) is None and small.get(coffee.key) is coffee
+    small.put(bundled_record)  # one record over budget is still kept: the visitor's current image
+    assert len(small) == 1 and small.get(bundled_record.key) is bundled_record
