@@ -143,5 +143,5 @@ def test_record_cache_keeps_the_most_recent_within_its_budget(bundled, bundled_r
     small.put(bundled_record)
     small.put(coffee)
     assert small.get(bundled_record.key) is None and small.get(coffee.key) is coffee
-    small.put(bundled_record)  # one record over budget is still kept: the visitor's current image
+    small.put(bundled_record)  # back in: now coffee is the least recently used and goes
     assert len(small) == 1 and small.get(bundled_record.key) is bundled_record
