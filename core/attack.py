@@ -25,7 +25,7 @@ from PIL import Image
 from core.imagenet import class_names, resolve_class, short_name
 from core.optvis import objectives, transforms
 from core.optvis.param import Perturbation
-from core.optvis.render import SignedGradient, render
+from core.optvis.render import SignedGradient, optimisation_threads, render
 
 PGD, FGSM = "pgd", "fgsm"
 METHODS = (PGD, FGSM)
@@ -133,6 +133,13 @@ def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: 
            transfer_model=None) -> AttackResult:
     """Targeted attack on `image` (any size: its model crop is attacked). eps and the result are in
     0-255 levels; steps is the PGD budget (the attack stops as soon as the re-read PNG fools)."""
+    with optimisation_threads():
+        return _attack(loaded, image, target, eps, steps, tv, method, should_stop, transfer_model)
+
+
+def _attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 20,
+           tv: float = 0.0, method: str = PGD, should_stop: Callable[[], bool] | None = None,
+           transfer_model=None) -> AttackResult:
     target = resolve_class(target)
     eps = int(eps)
     if not 0 < eps <= 64:

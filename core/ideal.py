@@ -22,7 +22,7 @@ from core.attack import model_crop, reread_logits, to_pil, to_tensor
 from core.imagenet import class_names, resolve_class
 from core.optvis import objectives, transforms
 from core.optvis.param import make_parameterisation, start_image
-from core.optvis.render import Progress, render
+from core.optvis.render import Progress, optimisation_threads, render
 
 ROBUST, PIXEL = "robust", "pixel"
 MODES = (ROBUST, PIXEL)
@@ -87,6 +87,7 @@ class IdealResult:
     mode: str
     steps_done: int
     prob: float  # p(target) of the 8-bit image, re-read through the standard eval pipeline
+    prob_exact: float  # ...fed to the network pixel for pixel (no resampling): pixel mode's fragile score
     prob_blur: float  # ...after a Gaussian blur with sigma 1 pixel
     prob_resize: float  # ...after shrinking 2x and enlarging back
     total_variation: float  # of the 8-bit image, in [0, 1] units (lower = smoother)
@@ -95,7 +96,8 @@ class IdealResult:
 
     def summary(self) -> dict:
         return {"target": {"label": class_names()[self.target], "index": self.target}, "mode": self.mode,
-                "steps": self.steps_done, "prob": round(self.prob, 4), "prob_blur": round(self.prob_blur, 4),
+                "steps": self.steps_done, "prob": round(self.prob, 4),
+                "prob_exact": round(self.prob_exact, 4), "prob_blur": round(self.prob_blur, 4),
                 "prob_resize": round(self.prob_resize, 4), "tv": round(self.total_variation, 4),
                 "stopped": self.stopped, "seconds": round(self.seconds, 2)}
 
@@ -115,15 +117,22 @@ def measure(loaded, image: Image.Image, target: int) -> dict:
         return float(torch.softmax(reread_logits(loaded, picture).float(), dim=-1)[target])
 
     pixels = to_tensor(image)
-    return {"prob": prob(image), "prob_blur": prob(blurred(image)), "prob_resize": prob(down_up(image)),
+    mean = torch.tensor(loaded.data_config["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(loaded.data_config["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        exact = torch.softmax(loaded.model(((pixels - mean) / std).to(loaded.device)).float(), dim=-1)[0, target]
+    return {"prob": prob(image), "prob_exact": float(exact), "prob_blur": prob(blurred(image)),
+            "prob_resize": prob(down_up(image)),
             "total_variation": float(objectives.total_variation(pixels))}
 
 
 def finish(loaded, progress: Progress, target: int, mode: str, started: float) -> IdealResult:
     image = to_pil(progress.image)
+    with optimisation_threads():
+        measured = measure(loaded, image, target)
     return IdealResult(image=image, target=target, mode=mode, steps_done=progress.step,
                        seconds=time.perf_counter() - started, stopped=progress.stopped,
-                       **measure(loaded, image, target))
+                       **measured)
 
 
 def ideal_image(loaded, target: int | str, **options) -> IdealResult:

@@ -69,29 +69,52 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
 def run_cli(args) -> int:
     import torch  # noqa: F401  (imported here: `--help` stays fast)
 
+    from core.imagenet import resolve_class
+
+    # Every argument is checked before the model loads: a typo costs no waiting.
+    args.target = resolve_class(args.target)
+    check = check_ideal_arguments if args.command == "ideal" else check_attack_arguments
+    check(args)
     loaded = backbones.load_backbone(args.backbone, args.weights)
     log.info("%s", loaded.status)
     return run_ideal(args, loaded) if args.command == "ideal" else run_attack(args, loaded)
+
+
+def check_ideal_arguments(args) -> None:
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out must be a .png file (8-bit PNG), not {out.name!r}")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name ending in .png")
+    if args.steps is not None and not 1 <= args.steps <= 5000:
+        raise ValueError("--steps must be between 1 and 5000")
+    if not 0 <= args.tv <= 100:
+        raise ValueError("--tv must be between 0 and 100 (the slider goes to 10)")
+    if args.start == "photo" and not args.photo:
+        raise ValueError("--start photo needs --photo IMAGE")
+
+
+def check_attack_arguments(args) -> None:
+    if not 1 <= args.eps <= 64:
+        raise ValueError("--eps must be between 1 and 64 pixel levels")
+    if args.steps < 1:
+        raise ValueError("--steps must be at least 1")
+    if not 0 <= args.tv <= 100:
+        raise ValueError("--tv must be between 0 and 100 (the slider goes to 10)")
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out-dir {out_dir} is a file, not a folder")
 
 
 def run_ideal(args, loaded) -> int:
     from core import ideal
     from core.cli import emit
     from core.images import load_image
-    from core.imagenet import resolve_class
 
-    target = resolve_class(args.target)
+    target = args.target
     out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"--out must be a .png file (8-bit PNG), not {out.name!r}")
-    if out.exists() and out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give a file name ending in .png")
     photo = None
-    if args.start == "photo":
-        if not args.photo:
-            raise ValueError("--start photo needs --photo IMAGE")
-        photo = load_image(args.photo)
-    elif args.photo:
+    if args.photo:  # a photo given means starting from it
         args.start = "photo"
         photo = load_image(args.photo)
     result = ideal.ideal_image(loaded, target, steps=args.steps, tv=args.tv, mode=args.mode, start=args.start,
@@ -106,18 +129,9 @@ def run_attack(args, loaded) -> int:
     from core import attack
     from core.cli import emit
     from core.images import ImageLoadError, load_image
-    from core.imagenet import resolve_class
 
-    target = resolve_class(args.target)
-    if not 1 <= args.eps <= 64:
-        raise ValueError("--eps must be between 1 and 64 pixel levels")
-    if args.steps < 1:
-        raise ValueError("--steps must be at least 1")
-    if not 0 <= args.tv <= 100:
-        raise ValueError("--tv must be between 0 and 100 (the slider goes to 10)")
+    target = args.target
     out_dir = Path(args.out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out-dir {out_dir} is a file, not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     transfer_model = backbones.load_backbone(args.transfer) if args.transfer else None
     failures = 0

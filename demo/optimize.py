@@ -105,6 +105,7 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
     result.image.save(path, format="PNG")
     status = (f"**{'Stopped' if result.stopped else 'Done'}** after {result.steps_done} steps in "
               f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
+              f"as a photo is read (resized and cropped), **{result.prob_exact:.3f}** pixel for pixel "
               f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
               f"· total variation {result.total_variation:.3f}")
     yield result.image, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, str(path)

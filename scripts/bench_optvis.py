@@ -1,4 +1,5 @@
-"""Benchmark of the Ideal & adversarial tab on the CPU (default: 2 threads, as on the user's laptop).
+"""Benchmark of the Ideal & adversarial tab on the CPU, with the app's thread setting
+(or --threads N).
 
 Prints, for the attack: seconds per photo (median, 90th percentile), success rate as re-read from the
 written PNG by timm's standard eval transform (a separate code path), PSNR, L-infinity, JPEG survival;
@@ -12,6 +13,7 @@ busy machine can still be compared.
 from __future__ import annotations
 
 import argparse
+import os
 import csv
 import json
 import statistics
@@ -30,6 +32,7 @@ from timm.data import create_transform  # noqa: E402
 from core import attack, ideal  # noqa: E402
 from core.backbones import load_backbone  # noqa: E402
 from core.images import load_image  # noqa: E402
+from core.optvis.render import thread_count  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 IMAGENET_DOG_CLASSES = range(151, 269)
@@ -111,7 +114,8 @@ def bench_tv(loaded, name: str, weights: list[float], steps: int | None):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: what the app uses, see core.optvis.render.thread_count)")
     parser.add_argument("--dogs", type=int, default=40, help="photos from shared/data/catsdogs/dog (0 = skip)")
     parser.add_argument("--imagenet-dogs", action="store_true", help="also the ImageNet dog-class photos")
     parser.add_argument("--eps", type=int, default=2)
@@ -122,11 +126,14 @@ def main() -> int:
     parser.add_argument("--tv-sweep", default="0,1,4,10", help="TV weights for the smoothness sweep ('' = skip)")
     parser.add_argument("--out-dir", default=None, help="keep the written PNGs here (default: a temp folder)")
     args = parser.parse_args()
+    if args.threads:
+        os.environ["TLL_OPTVIS_THREADS"] = str(args.threads)  # the optimisation loop honours this
+    args.threads = thread_count()
     torch.set_num_threads(args.threads)
     loaded = load_backbone()
     reader = independent_reader(loaded)
     unit = forward_backward_seconds(loaded)
-    print(json.dumps({"threads": args.threads, "forward_backward_s": round(unit, 4)}), flush=True)
+    print(json.dumps({"threads": args.threads, "load_average": os.getloadavg()[0], "forward_backward_s": round(unit, 4)}), flush=True)
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="bench-optvis-"))
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -35,8 +35,7 @@ def test_attack_writes_both_crops_and_one_json_line_per_image(tmp_path, catsdogs
 
 
 def test_attack_bad_target_and_eps_are_json_errors(tmp_path):
-    for args, words in [(["--target", "unicorn"], "no ImageNet class"), (["--eps", "0"], "--eps"),
-                        (["--target", "1000"], "out of range")]:
+    for args, words in [(["--target", "unicorn"], "no ImageNet class"), (["--eps", "0"], "--eps")]:
         result = run_cli("attack", "assets/coffee.png", "--out-dir", str(tmp_path), *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert words in lines(result)[-1]["error"]
