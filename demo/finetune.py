@@ -17,6 +17,9 @@ UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class fo
 SOURCES = [UPLOADS, ZIP, SAMPLES, PETS]
 MAX_MODELS_PER_SESSION = 6  # older ones are deleted: a visitor cannot fill the disk
 PLOT_COLUMNS = ["epoch", "value", "series"]
+# (validation, training) colour per run: the same hue, darker for validation.
+RUN_COLORS = [("#1f77b4", "#9ecae1"), ("#d62728", "#fc9e9c"), ("#2ca02c", "#a1d99b"), ("#9467bd", "#cbb5e0"),
+              ("#ff7f0e", "#fdc38d"), ("#8c564b", "#c9a59c"), ("#e377c2", "#f5bfe0"), ("#17becf", "#a6e3eb")]
 
 # One stop flag per visitor session (keyed by Gradio's session hash): Stop ends only your run.
 _stop_flags: dict[str, threading.Event] = {}
@@ -27,22 +30,31 @@ def _session_key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def _empty_plot() -> pd.DataFrame:
-    return pd.DataFrame({"epoch": pd.Series(dtype=int), "value": pd.Series(dtype=float),
-                         "series": pd.Series(dtype=str)})
+def _plots(history: list[dict]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(loss, accuracy) frames for the two line plots, one series per run and split.
 
-
-def _plots(history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(loss, accuracy) frames for the two line plots, one series per run and split."""
+    None while there is nothing to draw: a LinePlot first given an *empty* DataFrame never
+    draws its colour legend and series afterwards (Gradio 6.31), one given None does."""
+    if not history:
+        return None, None
+    runs = list(dict.fromkeys(row["run"] for row in history))
+    colors = {}
+    for number, run in enumerate(runs):
+        dark, light = RUN_COLORS[number % len(RUN_COLORS)]
+        colors[f"{run}: train"], colors[f"{run}: val"] = light, dark
     loss_rows, acc_rows = [], []
     for row in history:
         for split in ("train", "val"):
             series = f"{row['run']}: {split}"
             loss_rows.append((row["epoch"], row[f"{split}_loss"], series))
             acc_rows.append((row["epoch"], row[f"{split}_acc"] * 100, series))
-    loss = pd.DataFrame(loss_rows, columns=PLOT_COLUMNS) if loss_rows else _empty_plot()
-    acc = pd.DataFrame(acc_rows, columns=PLOT_COLUMNS) if acc_rows else _empty_plot()
-    return loss, acc
+    # Fixed colours: a run keeps its colour as others are added.
+    # The title changes with every update, which makes the browser rebuild the chart (a data-only
+    # update keeps the first run's colour domain in Gradio 6.31, hiding the series of later runs).
+    count = f" · {runs[-1]}, epoch {history[-1]['epoch']}"
+    return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), color_map=colors, title=f"Loss{count}"),
+            gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS), color_map=colors,
+                      title=f"Accuracy (%){count}"))
 
 
 def _class_list_text(uploads: dict) -> str:
@@ -225,12 +237,16 @@ def confusion_cell(last_run: dict | None, evt: gr.SelectData):
         return gr.skip(), gr.skip()
     row, column = evt.index[0], evt.index[1] - 1
     names = last_run["class_names"]
-    if column < 0 or not (0 <= row < len(names)) or column >= len(names):
+    if not (0 <= row < len(names)) or column >= len(names):
         return gr.skip(), gr.skip()
-    picked = [p for p in last_run["predictions"] if p["true"] == row and p["predicted"] == column]
+    if column < 0:  # the class-name column: every validation image of that class
+        picked = [p for p in last_run["predictions"] if p["true"] == row]
+        title = f"all validation images of **{names[row]}**: {len(picked)}"
+    else:
+        picked = [p for p in last_run["predictions"] if p["true"] == row and p["predicted"] == column]
+        title = f"true **{names[row]}**, predicted **{names[column]}**: {len(picked)} image(s)"
     gallery = [(last_run["images"][p["index"]], f"{names[p['true']]} → {names[p['predicted']]} ({p['prob']:.0%})")
                for p in picked]
-    title = f"true **{names[row]}**, predicted **{names[column]}**: {len(picked)} image(s)"
     return gallery, title
 
 
@@ -272,12 +288,12 @@ def build(context) -> None:
             gr.Markdown("#### 1 · Data")
             source = gr.Radio(SOURCES, value=ZIP, label="Train on", elem_id="finetune-source")
             with gr.Group(visible=False) as uploads_group:
-                with gr.Row():
-                    class_name = gr.Textbox(label="Class name", placeholder="e.g. cat", scale=2)
-                    add = gr.Button("Add class", scale=1)
+                class_name = gr.Textbox(label="Class name", placeholder="e.g. cat")
                 class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120)
+                with gr.Row():
+                    add = gr.Button("Add class", variant="secondary")
+                    clear = gr.Button("Remove all classes")
                 classes_text = gr.Markdown(_class_list_text({}))
-                clear = gr.Button("Remove all classes", size="sm")
             with gr.Group(visible=True) as zip_group:
                 zip_file = gr.File(label=".zip with one folder per class (e.g. cat/…, dog/…)", file_types=[".zip"],
                                    elem_id="finetune-zip", height=120)
@@ -310,9 +326,9 @@ def build(context) -> None:
                 stop = gr.Button("Stop", variant="stop", elem_id="finetune-stop")
             status = gr.Markdown("", elem_id="finetune-status", elem_classes=["tll-status"])
     with gr.Row():
-        loss_plot = gr.LinePlot(_empty_plot(), x="epoch", y="value", color="series", title="Loss",
+        loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
                                 y_title="cross-entropy loss", height=280, elem_id="finetune-loss")
-        acc_plot = gr.LinePlot(_empty_plot(), x="epoch", y="value", color="series", title="Accuracy (%)",
+        acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Accuracy (%)",
                                y_title="accuracy %", y_lim=[0, 100], height=280, elem_id="finetune-accuracy")
     results = gr.Markdown(elem_id="finetune-results")
     with gr.Row(equal_height=False):

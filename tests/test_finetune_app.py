@@ -49,6 +49,7 @@ def test_two_visitors_train_at_once_and_never_see_each_others_models(app_url, pe
     assert confusion["headers"][1:] == ["cat", "dog"] and len(confusion["data"]) == 2
     assert sum(row[1] + row[2] for row in confusion["data"]) == 4  # 2 validation photos per class
     assert [row[0] for row in per_class["data"]] == ["cat", "dog"]
+    loss, accuracy = (plot.get("value", plot) for plot in (loss, accuracy))  # an update carries its value
     assert {row[2] for row in loss["data"]} == {"#1 frozen: train", "#1 frozen: val"}
     assert max(row[0] for row in accuracy["data"]) == 25
     model_file = next(f for f in export if str(f).endswith(".safetensors"))
@@ -79,6 +80,15 @@ def test_hostile_zip_is_refused_with_a_message(client, tmp_path):
     assert "climbs out of the archive" in str(error.value)
 
 
+def _wait_for_series(page, count: int) -> None:
+    """Both plots draw `count` series, named in their legends (run: train / run: val)."""
+    for plot in ("#finetune-loss", "#finetune-accuracy"):
+        page.wait_for_function(f"document.querySelectorAll('{plot} .role-legend-label').length >= {count}")
+    names = page.locator("#finetune-loss .role-legend-label").evaluate_all("els => els.map(e => e.textContent)")
+    assert any(str(name).endswith(": train") for name in names), names
+    assert any(str(name).endswith(": val") for name in names), names
+
+
 def test_browser_trains_plots_explains_and_exports(page, pets_zip):
     page.get_by_role("tab", name="Fine-tune").click()
     page.locator("#finetune-zip input[type=file]").set_input_files(str(pets_zip))
@@ -86,7 +96,7 @@ def test_browser_trains_plots_explains_and_exports(page, pets_zip):
     page.locator("#finetune-train").click()
     page.wait_for_selector("#finetune-status :text('Done')", timeout=120_000)
     # the live plot has a train and a validation curve
-    page.wait_for_function("document.querySelectorAll(\"#finetune-loss path[aria-roledescription='line mark']\").length >= 2")
+    _wait_for_series(page, 2)
     assert "validation accuracy" in page.locator("#finetune-results").inner_text()
     # clicking a confusion-matrix cell shows the images of that cell
     page.locator("#finetune-confusion [data-testid='cell-0-1']").click()
@@ -109,4 +119,4 @@ def test_browser_trains_plots_explains_and_exports(page, pets_zip):
     page.locator("#finetune-stop").click()
     page.wait_for_selector("#finetune-results :text('Stopped early')", timeout=60_000)
     assert time.monotonic() - clicked < 30
-    page.wait_for_function("document.querySelectorAll(\"#finetune-loss path[aria-roledescription='line mark']\").length >= 4")
+    _wait_for_series(page, 4)
