@@ -204,7 +204,9 @@ def _build_ideal(choices) -> None:
                 "textures work.</small>")
 
     for button, pick in zip(picks, ideal_core.QUICK_PICKS):
-        button.click(lambda p=pick: str(resolve_class(p)), None, target, api_visibility="private", queue=False)
+        # Set in the browser, no round trip: a Run clicked right after already sees the new class.
+        button.click(None, None, target, js=f"() => '{resolve_class(pick)}'", api_visibility="private",
+                     queue=False)
     mode.change(lambda m: ideal_core.DEFAULT_STEPS[m], mode, steps, api_visibility="private", queue=False)
     run.click(run_ideal, [target, start, photo, mode, tv, steps, seed], [image, filmstrip, plot, status, download],
               api_name="ideal", concurrency_limit=2, concurrency_id="optvis")

@@ -157,3 +157,9 @@ def test_ideal_image_rejects_bad_settings(loaded):
         ideal.ideal_image(loaded, "zebra", mode="deepdream", steps=1)
     with pytest.raises(ValueError, match="photo"):
         ideal.ideal_image(loaded, "zebra", start="photo", steps=1)
+
+
+def test_every_quick_pick_is_an_imagenet_class():
+    from core.imagenet import resolve_class
+
+    assert len({resolve_class(name) for name in ideal.QUICK_PICKS}) == len(ideal.QUICK_PICKS)

@@ -9,6 +9,7 @@ from PIL import Image
 def test_ideal_image_updates_live_then_reports_the_saved_png(page):
     page.get_by_role("tab", name="Ideal & adversarial images").click()
     page.get_by_role("button", name="zebra").click()
+    assert page.locator("#ideal-target input").input_value() == "zebra (340)"
     steps = page.locator("#ideal-steps input[type=number]")
     steps.fill("30")
     steps.press("Enter")
