@@ -48,6 +48,8 @@ DEFAULT_LR = {FROZEN: 3e-3, TOP: 3e-3, FULL: 3e-3, SCRATCH: 1e-3}  # head; the b
 MAX_EPOCHS = 200
 TOP_GROUPS = 2  # how many of the backbone's last block groups "top" mode unfreezes
 BACKBONE_LR_FACTOR = 0.1
+MICRO_BATCH = 8  # images per forward/backward on a CPU (the stop flag is checked between them)
+FEATURE_BATCH = 16  # images per backbone pass when computing frozen-mode features
 
 
 class TrainingStopped(Exception):
@@ -143,7 +145,7 @@ def image_key(image) -> str:
     return hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()
 
 
-def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: int = 32,
+def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: int = FEATURE_BATCH,
                      stop: threading.Event | None = None) -> Iterator[tuple[int, torch.Tensor | None]]:
     """Yield (images done, None) while working, then (len(images), N x D features).
 
@@ -399,19 +401,30 @@ def _train_network(base, train_set, val_set, settings, stop, generator, started)
                 stopped = True
                 break
             idx = order[start:start + settings.batch_size]
-            if augment is not None:
-                batch = torch.stack([augment(train_set.images[i]) for i in idx.tolist()])
-            else:
-                batch = train_plain[idx]
-            batch = batch.to(base.device).contiguous(memory_format=torch.channels_last)
-            logits = model(batch)
-            loss = loss_fn(logits, train_y[idx].to(base.device))
             optimizer.zero_grad()
-            loss.backward()
+            batch_loss, batch_correct = 0.0, 0
+            # Micro-batches, with the stop flag checked between them: on a CPU a whole batch through
+            # the network takes several seconds, a micro-batch about one.
+            for micro in idx.split(MICRO_BATCH if base.device.type == "cpu" else len(idx)):
+                if stop.is_set():
+                    stopped = True
+                    break
+                if augment is not None:
+                    batch = torch.stack([augment(train_set.images[i]) for i in micro.tolist()])
+                else:
+                    batch = train_plain[micro]
+                batch = batch.to(base.device).contiguous(memory_format=torch.channels_last)
+                logits = model(batch)
+                loss = loss_fn(logits, train_y[micro].to(base.device))
+                (loss * len(micro) / len(idx)).backward()
+                batch_loss += float(loss.detach()) * len(micro)
+                batch_correct += int((logits.argmax(1).cpu() == train_y[micro]).sum())
+            if stopped:  # a half-accumulated batch is dropped, not applied
+                break
             optimizer.step()
             scheduler.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1).cpu() == train_y[idx]).sum())
+            total_loss += batch_loss
+            correct += batch_correct
             step += 1
             yield {"event": "status", "fraction": step / total_steps,
                    "message": f"epoch {epoch}/{settings.epochs}: batch {start // settings.batch_size + 1}/{steps_per_epoch}"}

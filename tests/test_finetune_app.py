@@ -118,5 +118,6 @@ def test_browser_trains_plots_explains_and_exports(page, pets_zip):
     clicked = time.monotonic()
     page.locator("#finetune-stop").click()
     page.wait_for_selector("#finetune-results :text('Stopped early')", timeout=60_000)
-    assert time.monotonic() - clicked < 30
+    print(f"stopped {time.monotonic() - clicked:.1f} s after the click")
+    assert time.monotonic() - clicked < 15  # ~2 s on an idle machine: micro-batches check the flag
     _wait_for_series(page, 4)
