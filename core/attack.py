@@ -34,6 +34,7 @@ DEFAULT_TARGET = 281  # tabby cat
 # log p(target): at 10 the change becomes blotchy and smooth instead of pixel-level noise.
 TV_UNIT = 20.0
 STEP_FRACTION = 0.5  # of eps per PGD step
+FINE_STEPS_AFTER = 8  # then half a level per step
 
 
 def model_crop(loaded, image: Image.Image) -> Image.Image:
@@ -128,7 +129,7 @@ class AttackResult:
         }
 
 
-def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 20,
+def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 40,
            tv: float = 0.0, method: str = PGD, should_stop: Callable[[], bool] | None = None,
            transfer_model=None) -> AttackResult:
     """Targeted attack on `image` (any size: its model crop is attacked). eps and the result are in
@@ -137,7 +138,7 @@ def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: 
         return _attack(loaded, image, target, eps, steps, tv, method, should_stop, transfer_model)
 
 
-def _attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 20,
+def _attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: int = 2, steps: int = 40,
            tv: float = 0.0, method: str = PGD, should_stop: Callable[[], bool] | None = None,
            transfer_model=None) -> AttackResult:
     target = resolve_class(target)
@@ -180,6 +181,10 @@ def _attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps:
     for progress in render(param, model, objective, views, optimizer, steps, every=1, should_stop=should_stop):
         steps_done = progress.step
         adversarial = to_pil(progress.image)
+        if steps_done == FINE_STEPS_AFTER:
+            # Hard images: the big first steps reach the ball's corners, finer ones then settle in.
+            for group in optimizer.param_groups:
+                group["lr"] = min(group["lr"], 0.5 / 255.0)
         if progress.stopped:
             break
         # Cheap test first (the views at the step's start), the independent re-read only when it passes.

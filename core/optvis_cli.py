@@ -59,7 +59,7 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest change per pixel, in 0-255 levels (default 2)")
     parser.add_argument("--out-dir", required=True, metavar="DIR",
                         help="writes DIR/<stem>.adversarial.png and DIR/<stem>.original.png per image")
-    parser.add_argument("--steps", type=int, default=20, help="PGD step budget (default 20; stops early on success)")
+    parser.add_argument("--steps", type=int, default=40, help="PGD step budget (default 40; stops early on success)")
     parser.add_argument("--tv", type=float, default=0.0, help="total-variation weight for a smoother change, 0-10")
     parser.add_argument("--method", choices=attack.METHODS, default=attack.PGD, help="pgd (default) or fgsm (one step)")
     parser.add_argument("--transfer", metavar="BACKBONE",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -81,12 +82,19 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
     steps = int(steps)
     every = max(1, steps // 16)
     frame_every = max(every, steps // FILMSTRIP_FRAMES)
-    filmstrip, history = [], []
     name = short_name(index)
-    import time
-
     started = time.perf_counter()
-    last = None
+    try:
+        yield from _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, every, frame_every, flag,
+                                  request, started)
+    finally:
+        if _stop_flags.get(_session(request)) is flag:
+            _stop_flags.pop(_session(request), None)
+
+
+def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, every, frame_every, flag, request,
+                   started):
+    filmstrip, history, last = [], [], None
     for progress in ideal_core.ideal_steps(loaded, index, steps=steps, tv=float(tv), mode=mode, start=start,
                                            photo=photo, seed=int(seed), every=every, should_stop=flag.is_set):
         last = progress
@@ -126,9 +134,7 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
     image = _optional_image(image_path, "Photo")
     index = _target(target)
     loaded = backbones.load_backbone()
-    flag = _stop_flag(request)
     result = attack_core.attack(loaded, image, index, eps=int(eps), steps=int(steps), tv=float(tv), method=method,
-                                should_stop=flag.is_set,
                                 transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
     path = _output_dir / f"adversarial-{_session(request)[:8]}.png"
     result.adversarial.save(path, format="PNG")
@@ -223,7 +229,7 @@ def _build_attack(choices) -> None:
             eps = gr.Slider(1, 16, value=2, step=1, label="Budget ε (pixel levels of 255)",
                             info="every pixel changes by at most this much")
             with gr.Row():
-                steps = gr.Slider(1, 50, value=20, step=1, label="Steps (PGD stops early once it fools)")
+                steps = gr.Slider(1, 100, value=40, step=1, label="Steps (PGD stops early once it fools)")
                 tv = gr.Slider(0, 10, value=0, step=0.5, label="TV weight (smoother change)")
             method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
                               value=attack_core.PGD, label="Method")

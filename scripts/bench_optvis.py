@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--dogs", type=int, default=40, help="photos from shared/data/catsdogs/dog (0 = skip)")
     parser.add_argument("--imagenet-dogs", action="store_true", help="also the ImageNet dog-class photos")
     parser.add_argument("--eps", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20, help="attack step budget")
+    parser.add_argument("--steps", type=int, default=40, help="attack step budget")
     parser.add_argument("--ideal", default="tabby cat,zebra,goldfish,banana,balloon",
                         help="comma-separated classes ('' = skip)")
     parser.add_argument("--ideal-steps", type=int, default=None)

@@ -1,4 +1,4 @@
-"""The Ideal & adversarial tab in a real browser (live updates while the image forms) and its API."""
+"""The Ideal & adversarial tab in a real browser (live updates while the image forms, Stop) and its API."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,24 +6,29 @@ from gradio_client import handle_file
 from PIL import Image
 
 
-def test_ideal_image_updates_live_then_reports_the_saved_png(page):
+def test_ideal_image_updates_live_and_stops_with_a_saved_png(page):
     page.get_by_role("tab", name="Ideal & adversarial images").click()
     page.get_by_role("button", name="zebra").click()
     assert page.locator("#ideal-target input").input_value() == "zebra (340)"
     steps = page.locator("#ideal-steps input[type=number]")
-    steps.fill("30")
+    steps.fill("400")
     steps.press("Enter")
     page.locator("#ideal-run").click()
     status = page.locator("#ideal-status")
-    # A live update: the step counter and a first image arrive while the optimisation still runs.
+    # Live updates: the step counter and the image change while the optimisation still runs.
     status.get_by_text("Step").wait_for()
+    assert "/400" in status.inner_text() and "p(zebra)" in status.inner_text()
     first_src = page.locator("#ideal-image img").get_attribute("src")
-    assert "/30" in status.inner_text() and "zebra" in status.inner_text()
-    page.get_by_text("Saved as an 8-bit PNG").wait_for(timeout=240_000)
+    first_status = status.inner_text()
+    page.wait_for_function("s => document.querySelector('#ideal-status').innerText !== s", arg=first_status)
+    page.wait_for_function("s => document.querySelector('#ideal-image img').src !== s", arg=first_src)
+    page.locator("#ideal-stop").click()
+    page.get_by_text("Saved as an 8-bit PNG").wait_for(timeout=120_000)
     final_text = status.inner_text()
-    assert "after 30 steps" in final_text and "p(zebra)" in final_text
-    assert page.locator("#ideal-image img").get_attribute("src") != first_src
-    assert page.locator("#ideal-filmstrip img").count() >= 2
+    assert final_text.startswith("Stopped") and "p(zebra)" in final_text
+    steps_done = int(final_text.split("after ")[1].split(" steps")[0])
+    assert 0 < steps_done < 400
+    assert page.locator("#ideal-filmstrip img").count() >= 1
 
 
 def test_attack_endpoint_returns_the_three_images_and_the_verdict(client):
