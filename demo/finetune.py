@@ -30,7 +30,7 @@ def _session_key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def _plots(history: list[dict]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _plots(history: list[dict], finished: bool = False):
     """(loss, accuracy) frames for the two line plots, one series per run and split.
 
     None while there is nothing to draw: a LinePlot first given an *empty* DataFrame never
@@ -49,9 +49,11 @@ def _plots(history: list[dict]) -> tuple[pd.DataFrame | None, pd.DataFrame | Non
             loss_rows.append((row["epoch"], row[f"{split}_loss"], series))
             acc_rows.append((row["epoch"], row[f"{split}_acc"] * 100, series))
     # Fixed colours: a run keeps its colour as others are added.
-    # The title changes with every update, which makes the browser rebuild the chart (a data-only
-    # update keeps the first run's colour domain in Gradio 6.31, hiding the series of later runs).
-    count = f" · {runs[-1]}, epoch {history[-1]['epoch']}"
+    # The title changes with every update, which makes the browser rebuild the chart: a data-only
+    # update keeps the first run's colour domain in Gradio 6.31, hiding the series of later runs,
+    # and a rebuild sees the data of the update before it (hence a distinct title when finished).
+    last = history[-1]["epoch"]
+    count = f" · {runs[-1]}, {last} epoch{'s' if last > 1 else ''}" if finished else f" · {runs[-1]}, epoch {last}"
     return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), color_map=colors, title=f"Loss{count}"),
             gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS), color_map=colors,
                       title=f"Accuracy (%){count}"))
@@ -212,7 +214,7 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
     while len(session_models) > MAX_MODELS_PER_SESSION:
         oldest = next(iter(session_models))
         forget_trained_models([session_models.pop(oldest)])
-    loss, acc = _plots(history)
+    loss, acc = _plots(history, finished=True)
     status = (f"**Done:** {run_name}, validation accuracy **{result.val_acc:.1%}**. "
               f"It is now in the Classify tab's backbone list as “{display_name} (yours)”.")
     yield (loss, acc, status, history, _results_text(result, run_name, image_set), _per_class_frame(result),
