@@ -13,7 +13,6 @@ header). Limits are module constants, overridable by environment for a teacher's
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import os
 import random
@@ -71,15 +70,6 @@ class ImageSet:
         indices = list(indices)
         return ImageSet(self.class_names, [self.images[i] for i in indices], [self.labels[i] for i in indices],
                         [self.names[i] for i in indices], [], self.source)
-
-    @property
-    def fingerprint(self) -> str:
-        """Identifies these exact images and labels (the feature cache's key)."""
-        digest = hashlib.sha1("\n".join(self.class_names).encode())
-        for image, label in zip(self.images, self.labels):
-            digest.update(f"{label}:{image.size}".encode())
-            digest.update(image.tobytes()[::97])  # a sample of the pixels: fast, and enough to tell sets apart
-        return digest.hexdigest()[:16]
 
     def summary(self) -> str:
         parts = ", ".join(f"{name} ({count})" for name, count in zip(self.class_names, self.counts()))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -199,7 +198,3 @@ def new_session_dir() -> Path:
 
     return Path(tempfile.mkdtemp(prefix=SESSION_DIR_PREFIX))
 
-
-def model_size_text(path: str | Path) -> str:
-    size = os.path.getsize(path)
-    return f"{size / 1024:.0f} KB" if size < 2**20 else f"{size / 2**20:.1f} MB"

@@ -282,3 +282,16 @@ def test_teacher_sample_sets_and_offline_pets(monkeypatch, small_catsdogs, tmp_p
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(datasets.DatasetError, match="needs the network"):
         datasets.oxford_pet_sample(5)
+
+
+def test_many_classes_few_photos_each_report_per_class(catbreeds_dir):
+    breeds = sorted(d for d in catbreeds_dir.iterdir() if d.is_dir())
+    image_set = datasets.from_sources({d.name: _photos(d, 4) for d in breeds})
+    train, val = datasets.stratified_split(image_set, 0.25, seed=0)
+    assert val.counts() == [1] * len(breeds)
+    result = finetune.run_to_end(finetune.train(train, val, finetune.TrainSettings(epochs=30)))
+    assert [r["class"] for r in result.per_class] == [d.name for d in breeds]
+    assert len(result.confusion) == len(breeds) and all(len(row) == len(breeds) for row in result.confusion)
+    assert all(r["images"] == 1 and r["correct"] in (0, 1) for r in result.per_class)
+    assert sum(r["correct"] for r in result.per_class) == round(result.val_acc * len(breeds))
+    assert result.history[-1]["train_acc"] == 1.0  # a linear head fits 15 photos of 5 breeds
