@@ -145,7 +145,7 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
                 f"(it says {result.transfer['after']['label']})")
     report = (
         f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s\n\n"
-        f"| | |\n|---|---|\n"
+        f"| Check | Result |\n|---|---|\n"
         f"| Fools the model (PNG written and re-read) | {_yes(result.fools_png)}: {result.after['label']} "
         f"({result.after['prob']:.3f}) |\n"
         f"| Still fools after JPEG re-encoding (quality 90) | {_yes(result.fools_jpeg)}: "
@@ -237,7 +237,7 @@ def _build_attack(choices) -> None:
             gr.Markdown(f"<small>{limits_text()}.</small>")
         with gr.Column(scale=6):
             with gr.Row():
-                original = gr.Image(label="Original (model crop)", height=200, interactive=False, format="png")
+                original = gr.Image(label="Original crop", height=200, interactive=False, format="png")
                 change = gr.Image(label="Change (amplified)", height=200, interactive=False, format="png")
                 adversarial = gr.Image(label="Adversarial", height=200, interactive=False, format="png",
                                        elem_id="attack-adversarial")
