@@ -163,3 +163,24 @@ def test_every_quick_pick_is_an_imagenet_class():
     from core.imagenet import resolve_class
 
     assert len({resolve_class(name) for name in ideal.QUICK_PICKS}) == len(ideal.QUICK_PICKS)
+
+
+def test_attack_tv_weight_smooths_the_change(loaded):
+    photo = load_image("assets/coffee.png")
+
+    def change_variation(result) -> float:
+        delta = attack.to_tensor(result.adversarial) - attack.to_tensor(result.original)
+        return float(objectives.total_variation(delta))
+
+    rough = attack.attack(loaded, photo, "tabby cat", eps=4, steps=20, tv=0)
+    smooth = attack.attack(loaded, photo, "tabby cat", eps=4, steps=20, tv=10)
+    assert rough.fools_png and smooth.fools_png
+    assert change_variation(smooth) < 0.7 * change_variation(rough)
+
+
+def test_ideal_image_can_start_from_a_photo(loaded):
+    photo = load_image("assets/chelsea.png")
+    crop = attack.to_tensor(attack.model_crop(loaded, photo))
+    for mode in ideal.MODES:
+        first = next(ideal.ideal_steps(loaded, "zebra", steps=1, mode=mode, start="photo", photo=photo, every=1))
+        assert float((first.image - crop).abs().mean()) < 0.05  # one step away from the photo, not from noise
