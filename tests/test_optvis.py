@@ -61,7 +61,7 @@ def test_perturbation_projection_keeps_the_epsilon_ball_and_pixel_range():
     with torch.no_grad():
         perturbation.delta.add_(torch.randn_like(original))
     perturbation.project()
-    image = perturbation()
+    image = perturbation().detach()
     assert float((image - original).abs().max()) <= 2 / 255 + 1e-7
     assert float(image.min()) >= 0 and float(image.max()) <= 1
 
