@@ -32,7 +32,7 @@ _stop_flags: dict[str, threading.Event] = {}
 _output_dir = Path(tempfile.mkdtemp(prefix="tll-optvis-"))
 
 
-def class_choices() -> list[tuple[str, int]]:
+def class_choices() -> list[tuple[str, str]]:
     """Every ImageNet class, searchable in the dropdown by any of its synonyms."""
     # String values: the browser hands them back unchanged, and resolve_class reads an index string.
     return [(f"{name} ({index})", str(index)) for index, name in enumerate(class_names())]

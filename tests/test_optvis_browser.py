@@ -40,3 +40,14 @@ def test_attack_endpoint_returns_the_three_images_and_the_verdict(client):
     with Image.open(png) as written, Image.open(original) as source:
         delta = np.abs(np.asarray(written, dtype=np.int16) - np.asarray(source.convert("RGB"), dtype=np.int16))
         assert written.size == (224, 224) and delta.max() <= 2
+
+
+def test_attack_without_a_photo_or_with_a_broken_one_says_why(client, tmp_path):
+    import pytest
+
+    with pytest.raises(Exception, match="Upload a photo"):
+        client.predict(None, "281", 2, 40, 0, "pgd", api_name="/attack")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"%PDF-1.4 not an image")
+    with pytest.raises(Exception, match="PDF"):
+        client.predict(handle_file(str(broken)), "281", 2, 40, 0, "pgd", api_name="/attack")
