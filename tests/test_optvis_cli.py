@@ -34,11 +34,11 @@ def test_attack_writes_both_crops_and_one_json_line_per_image(tmp_path, catsdogs
     assert "notes.png" in failed["error"] and "text file" in failed["error"]
 
 
-def test_attack_bad_target_and_eps_are_json_errors(tmp_path):
-    for args, words in [(["--target", "unicorn"], "no ImageNet class"), (["--eps", "0"], "--eps")]:
-        result = run_cli("attack", "assets/coffee.png", "--out-dir", str(tmp_path), *args)
-        assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert words in lines(result)[-1]["error"]
+def test_attack_unknown_target_is_a_json_error(tmp_path):
+    # (eps, steps and method limits are checked in test_optvis; one process start here is enough)
+    result = run_cli("attack", "assets/coffee.png", "--out-dir", str(tmp_path), "--target", "unicorn")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no ImageNet class" in lines(result)[-1]["error"]
 
 
 def test_ideal_writes_an_8bit_png_and_reports_its_probability(tmp_path):
@@ -55,7 +55,4 @@ def test_ideal_writes_an_8bit_png_and_reports_its_probability(tmp_path):
 def test_ideal_bad_input_is_a_json_error(tmp_path):
     result = run_cli("ideal", "--target", "zebra", "--out", str(tmp_path / "z.jpg"))
     assert result.returncode == 2 and ".png" in lines(result)[-1]["error"]
-    result = run_cli("ideal", "--target", "zebra", "--out", str(tmp_path / "z.png"), "--start", "photo",
-                     "--photo", str(tmp_path / "missing.jpg"))
-    assert result.returncode == 2 and "not found" in lines(result)[-1]["error"]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "z.jpg").exists()
