@@ -50,6 +50,9 @@ def test_opening_the_tab_shows_the_cat_and_switching_layers_redraws(page, monkey
     record = record_features(backbones.load_backbone(default), load_image("assets/chelsea.png"))
     layout = grid_layout(record, deeper, 4)
     grid, view = page.locator("#features-grid img"), page.locator("#features-channel-view img")
+    # The new picture's src is set before its pixels arrive: wait until it has decoded.
+    page.wait_for_function("() => { const i = document.querySelector('#features-grid img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
     natural_width = page.evaluate("() => document.querySelector('#features-grid img').naturalWidth")
     scale = grid.bounding_box()["width"] / natural_width
     left, top = layout.tile_origin(2)
