@@ -56,7 +56,15 @@ def build_demo() -> gr.Blocks:
         for title, build in tabs:
             with gr.Tab(title):
                 build(context)
+        # A visitor closed the page: stop their running jobs (freeing the CPU) and delete their files.
+        app.unload(_session_ended)
     return app
+
+
+def _session_ended(request: gr.Request) -> None:
+    from demo.components import SessionJobs
+
+    SessionJobs.on_session_end(request)
 
 
 def _forget_session_models(models: dict) -> None:

@@ -187,7 +187,7 @@ def build(context) -> None:
     record_key = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            image = ImageInput(value=example_path("chelsea.png"), label="Your image", elem_id="features-image",
+            image = ImageInput(type="filepath", value=example_path("chelsea.png"), label="Your image", elem_id="features-image",
                                sources=["upload", "webcam", "clipboard"], height=300)
             with gr.Row():
                 backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=default_backbone,

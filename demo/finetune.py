@@ -1,8 +1,8 @@
 """Fine-tune tab: your own classes on a pretrained backbone, trained live, with results and export."""
 from __future__ import annotations
 
+import os
 import re
-import threading
 import time
 
 import gradio as gr
@@ -10,7 +10,7 @@ import pandas as pd
 
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
-from demo.components import friendly_errors
+from demo.components import SessionJobs, friendly_errors
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
@@ -21,13 +21,9 @@ PLOT_COLUMNS = ["epoch", "value", "series"]
 RUN_COLORS = [("#1f77b4", "#9ecae1"), ("#d62728", "#fc9e9c"), ("#2ca02c", "#a1d99b"), ("#9467bd", "#cbb5e0"),
               ("#ff7f0e", "#fdc38d"), ("#8c564b", "#c9a59c"), ("#e377c2", "#f5bfe0"), ("#17becf", "#a6e3eb")]
 
-# One stop flag per visitor session (keyed by Gradio's session hash): Stop ends only your run.
-_stop_flags: dict[str, threading.Event] = {}
-_stop_lock = threading.Lock()
-
-
-def _session_key(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
+# One stop flag per visitor session: Stop ends only your run; a time cap ends any run.
+MAX_TRAIN_SECONDS = int(os.environ.get("TLL_MAX_TRAIN_SECONDS", "600"))
+_jobs = SessionJobs("training", MAX_TRAIN_SECONDS)
 
 
 def _plots(history: list[dict], finished: bool = False):
@@ -166,11 +162,8 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
     from core.trained import forget_trained_models, new_session_dir, save_trained_model
     from demo.classify import backbone_choices
 
-    key = _session_key(request)
     progress = progress or (lambda *args, **kwargs: None)
-    stop = threading.Event()
-    with _stop_lock:
-        _stop_flags[key] = stop
+    stop = _jobs.start(request)
     skip9 = [gr.skip()] * 9
     try:
         progress(0, desc="reading the images")
@@ -201,9 +194,7 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
             elif event["event"] == "done":
                 result = event["result"]
     finally:
-        with _stop_lock:
-            if _stop_flags.get(key) is stop:
-                _stop_flags.pop(key, None)
+        _jobs.finish(request, stop)
 
     session_dir = session_dir or str(new_session_dir())
     session_models = dict(session_models or {})
@@ -215,7 +206,8 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
         oldest = next(iter(session_models))
         forget_trained_models([session_models.pop(oldest)])
     loss, acc = _plots(history, finished=True)
-    status = (f"**Done:** {run_name}, validation accuracy **{result.val_acc:.1%}**. "
+    ended = f"Stopped early ({stop.stop_reason()})" if result.stopped else "Done"
+    status = (f"**{ended}:** {run_name}, validation accuracy **{result.val_acc:.1%}**. "
               f"It is now in the Classify tab's backbone list as “{display_name} (yours)”.")
     yield (loss, acc, status, history, _results_text(result, run_name, image_set), _per_class_frame(result),
            _confusion_frame(result), _misclassified_gallery(result, val_set), [path, f"{path}.json"],
@@ -225,11 +217,8 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
 
 
 def stop_training(request: gr.Request):
-    with _stop_lock:
-        flag = _stop_flags.get(_session_key(request))
-    if flag is None:
+    if not _jobs.stop(request):
         return "Nothing is training."
-    flag.set()
     return "**Stopping** after this batch; the best model so far is kept…"
 
 
@@ -278,7 +267,8 @@ def build(context) -> None:
         "Reuse a pretrained network for **your own classes** with a few images each. "
         "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
         "Compare it with **from scratch** (same network, random weights) on the same plot.\n\n"
-        f"<small>Limits: {datasets.limits_text()}; {image_limits_text()}; at most {finetune.MAX_EPOCHS} epochs. "
+        f"<small>Limits: {datasets.limits_text()}; {image_limits_text()}; at most {finetune.MAX_EPOCHS} epochs and "
+        f"{MAX_TRAIN_SECONDS // 60} minutes per run (the best model so far is kept). "
         "Non-image files are skipped and listed.</small>")
     uploads = gr.State({})
     history = gr.State([])

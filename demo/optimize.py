@@ -7,8 +7,8 @@ Layout and wiring only: the optimisation lives in core.ideal and core.attack.
 """
 from __future__ import annotations
 
+import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from core import backbones
 from core import ideal as ideal_core
 from core.imagenet import class_names, resolve_class, short_name
 from core.images import ImageLoadError, limits_text, load_image
-from demo.components import ImageInput, friendly_errors, weights_badge
+from demo.components import ImageInput, SessionJobs, friendly_errors, weights_badge
 
 ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
 START_CHOICES = [("noise", "noise"), ("grey", "grey"), ("your photo", "photo")]
@@ -28,7 +28,9 @@ MODE_CHOICES = [("robust (Fourier colours + random jitter, scale, rotation)", id
                 ("plain pixels (the lesson: why it gives noise)", ideal_core.PIXEL)]
 FILMSTRIP_FRAMES = 8
 
-_stop_flags: dict[str, threading.Event] = {}
+MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
+_jobs = SessionJobs("ideal image", MAX_JOB_SECONDS)
+_attacks = SessionJobs("attack", MAX_JOB_SECONDS)
 _output_dir = Path(tempfile.mkdtemp(prefix="tll-optvis-"))
 
 
@@ -42,17 +44,18 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "cli"
 
 
-def _stop_flag(request: gr.Request | None) -> threading.Event:
-    flag = threading.Event()
-    _stop_flags[_session(request)] = flag
-    return flag
-
-
 def stop(request: gr.Request = None):
-    flag = _stop_flags.get(_session(request))
-    if flag is not None:
-        flag.set()
+    _jobs.stop(request)
     return gr.skip()
+
+
+def forget_session(request) -> None:
+    """The visitor left: delete the PNGs made for them."""
+    for path in _output_dir.glob(f"*-{_session(request)[:8]}.png"):
+        path.unlink(missing_ok=True)
+
+
+SessionJobs.cleanups.append(forget_session)
 
 
 def _target(value) -> int:
@@ -78,7 +81,7 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
     if start == "photo" and photo is None:
         raise gr.Error("Start 'your photo' needs an uploaded photo (or pick noise or grey).")
     loaded = backbones.load_backbone()
-    flag = _stop_flag(request)
+    flag = _jobs.start(request)
     steps = int(steps)
     every = max(1, steps // 16)
     frame_every = max(every, steps // FILMSTRIP_FRAMES)
@@ -88,8 +91,7 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
         yield from _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, every, frame_every, flag,
                                   request, started)
     finally:
-        if _stop_flags.get(_session(request)) is flag:
-            _stop_flags.pop(_session(request), None)
+        _jobs.finish(request, flag)
 
 
 def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, every, frame_every, flag, request,
@@ -111,7 +113,7 @@ def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, eve
     result = ideal_core.finish(loaded, last, index, mode, started)
     path = _output_dir / f"ideal-{index}-{_session(request)[:8]}.png"
     result.image.save(path, format="PNG")
-    status = (f"**{'Stopped' if result.stopped else 'Done'}** after {result.steps_done} steps in "
+    status = (f"**{'Stopped (' + flag.stop_reason() + ')' if result.stopped else 'Done'}** after {result.steps_done} steps in "
               f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
               f"as a photo is read (resized and cropped), **{result.prob_exact:.3f}** pixel for pixel "
               f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
@@ -134,8 +136,13 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
     image = _optional_image(image_path, "Photo")
     index = _target(target)
     loaded = backbones.load_backbone()
-    result = attack_core.attack(loaded, image, index, eps=int(eps), steps=int(steps), tv=float(tv), method=method,
-                                transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
+    flag = _attacks.start(request)
+    try:
+        result = attack_core.attack(loaded, image, index, eps=int(eps), steps=int(steps), tv=float(tv), method=method,
+                                    should_stop=flag.is_set,
+                                    transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
+    finally:
+        _attacks.finish(request, flag)
     path = _output_dir / f"adversarial-{_session(request)[:8]}.png"
     result.adversarial.save(path, format="PNG")
     name = short_name(index)
@@ -181,7 +188,7 @@ def _build_ideal(choices) -> None:
                 picks = [gr.Button(pick, size="sm", min_width=60) for pick in ideal_core.QUICK_PICKS]
             mode = gr.Radio(MODE_CHOICES, value=ideal_core.ROBUST, label="Mode")
             start = gr.Radio(START_CHOICES, value="noise", label="Start from")
-            photo = ImageInput(label="Starting photo (for 'your photo')", sources=["upload", "clipboard"], height=160)
+            photo = ImageInput(type="filepath", label="Starting photo (for 'your photo')", sources=["upload", "clipboard"], height=160)
             tv = gr.Slider(0, 10, value=ideal_core.DEFAULT_TV, step=0.5, label="Total-variation (smoothness) weight",
                            info="0 = off; higher = smoother, less detailed")
             with gr.Row():
@@ -191,6 +198,8 @@ def _build_ideal(choices) -> None:
             with gr.Row():
                 run = gr.Button("Make the ideal image", variant="primary", elem_id="ideal-run")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="ideal-stop")
+            gr.Markdown(f"<small>At most 400 steps and {MAX_JOB_SECONDS} s per run; starting photo: "
+                        f"{limits_text()}.</small>")
         with gr.Column(scale=6):
             with gr.Row():
                 image = gr.Image(label="Current image", height=260, interactive=False, elem_id="ideal-image",
@@ -222,7 +231,7 @@ def _build_ideal(choices) -> None:
 def _build_attack(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            source = ImageInput(label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240)
+            source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240)
             gr.Examples([[f"assets/{name}"] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
             target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label="Make the model see (type to search)",
                                  filterable=True, elem_id="attack-target")
@@ -234,7 +243,7 @@ def _build_attack(choices) -> None:
             method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
                               value=attack_core.PGD, label="Method")
             run = gr.Button("Attack", variant="primary", elem_id="attack-run")
-            gr.Markdown(f"<small>{limits_text()}.</small>")
+            gr.Markdown(f"<small>At most 100 steps and {MAX_JOB_SECONDS} s per attack; {limits_text()}.</small>")
         with gr.Column(scale=6):
             with gr.Row():
                 original = gr.Image(label="Original crop", height=200, interactive=False, format="png")

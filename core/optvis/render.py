@@ -8,13 +8,14 @@ parameterisation (param), the batch of views the model sees (transforms), the sc
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import time
 from typing import Callable, Iterator
 
 import torch
+
+from core.threads import limited_threads
 
 
 @dataclasses.dataclass
@@ -61,14 +62,8 @@ def thread_count() -> int:
     return 1 if (os.cpu_count() or 1) <= 2 else torch.get_num_threads()
 
 
-@contextlib.contextmanager
 def optimisation_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(thread_count())
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    return limited_threads(thread_count())
 
 
 Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
