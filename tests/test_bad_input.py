@@ -71,3 +71,53 @@ def test_app_source_files_are_not_served(app_url):
             assert "import" not in body and "root:" not in body, path
         except urllib.error.HTTPError as error:
             assert error.code in (403, 404), path
+
+
+# A few odd-but-valid files for the slower endpoints (the whole corpus goes through /classify).
+SAMPLE_VALID = ("cmyk.jpg", "sixteen_bit.png", "animated.gif", "exif_rotated.jpg", "strip_4000x12.png",
+                "chat_été_猫.png")
+
+
+FEATURE_ARGS = ("tf_efficientnet_lite0", "pretrained", "stage2", 8, "viridis")
+
+
+def expect_message(call, word, name):
+    with pytest.raises(Exception) as error:
+        call()
+    assert word in str(error.value), (name, str(error.value))
+
+
+def test_api_features_attack_and_ideal_on_the_corpus(client, corpus):
+    bad, good = corpus
+    for name, (path, word) in bad.items():
+        upload = handle_file(str(path))
+        expect_message(lambda: client.predict(upload, *FEATURE_ARGS, api_name="/features"), word, name)
+        expect_message(lambda: client.predict(upload, "281", 2, 1, 0, "pgd", api_name="/attack"), word, name)
+        expect_message(lambda: client.predict("281", "photo", upload, "robust", 1, 10, 0, api_name="/ideal"),
+                       word, name)
+    for name in SAMPLE_VALID:
+        upload = handle_file(str(good[name]))
+        stats = client.predict(upload, *FEATURE_ARGS, api_name="/features")[5]
+        assert "shape" in stats, name
+        assert client.predict(upload, "281", 2, 1, 0, "pgd", api_name="/attack"), name
+    # still serving
+    labels, _, _ = client.predict(handle_file("assets/coffee.png"), api_name="/classify")
+    assert labels["label"] == "espresso"
+
+
+def test_cli_attack_and_features_on_the_corpus(corpus, tmp_path):
+    bad, good = corpus
+    paths = [str(good[name]) for name in SAMPLE_VALID[:3]] + [str(p) for p, _ in bad.values()]
+    result = run_cli("attack", *paths, "--target", "tabby cat", "--eps", "2", "--steps", "2",
+                     "--out-dir", str(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == len(paths)
+    for line in out[:3]:
+        assert "after" in line and line["linf"] <= 2, line  # levels of 255
+    for line, (path, word) in zip(out[3:], bad.values()):
+        assert word in line["error"], line
+    path, word = bad["truncated.jpg"]
+    result = run_cli("features", str(path), "--out", str(tmp_path / "grid.png"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert word in json.loads(result.stdout.splitlines()[-1])["error"]
