@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 IMAGES = [ROOT / "assets" / name for name in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")]
 MAX_CALLS_PER_CLIENT = 10_000
 
@@ -81,9 +82,14 @@ def training_job(url: str, archive: Path, outcome: dict) -> None:
     started = time.perf_counter()
     try:
         client = Client(url, verbose=False)
-        job = client.submit(source="Zip of class folders", zip_file=handle_file(str(archive)), mode="frozen",
-                            epochs=20, api_name="/finetune")
-        job.result(timeout=600)
+        from demo.finetune import ZIP
+
+        # source, zip, sample set, pet kind, pets per class, validation split, validation zip,
+        # backbone, mode, epochs, seed, overlay runs
+        job = client.submit(ZIP, handle_file(str(archive)), None, "cat vs dog", 10, 0.2, None,
+                            "tf_efficientnet_lite0", "frozen", 20, 0, True, api_name="/finetune")
+        outputs = job.result(timeout=600)
+        outcome["status"] = str(outputs[2])[:120]
         outcome.update(ok=True, seconds=round(time.perf_counter() - started, 1))
     except Exception as error:  # noqa: BLE001 - reported
         outcome.update(ok=False, error=f"{type(error).__name__}: {error}"[:300])
