@@ -91,7 +91,7 @@ class JobFlag(threading.Event):
         self._timer.cancel()
 
     def stop_reason(self) -> str:
-        return f"the {self.max_seconds:.0f} s time cap per job was reached" if self.timed_out else "stopped"
+        return f"the {self.max_seconds:.0f} s time cap per job was reached" if self.timed_out else "Stop was pressed"
 
 
 class SessionJobs:

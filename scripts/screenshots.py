@@ -44,11 +44,44 @@ def classify(page):
     page.wait_for_timeout(1500)
 
 
+def features(page):
+    page.locator("#features-grid img").wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)
+
+
+def ideal(page):
+    page.get_by_role("button", name="zebra").click()
+    page.locator("#ideal-run").click()
+    page.get_by_text("Saved as an 8-bit PNG").wait_for(timeout=300_000)
+    page.wait_for_timeout(1500)
+
+
+def attack(page):
+    page.get_by_role("tab", name="Adversarial image", exact=True).click()
+    page.locator("input[type=file]").last.set_input_files(str(ROOT / "assets" / "coffee.png"))
+    page.wait_for_timeout(1000)
+    page.locator("#attack-run").click()
+    page.locator("#attack-report").get_by_text("PSNR").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)
+
+
+def finetune(page, zip_path: str | None):
+    if not zip_path:
+        return
+    page.locator("#finetune-zip input[type=file]").set_input_files(zip_path)
+    page.wait_for_timeout(1500)
+    page.locator("#finetune-train").click()
+    page.wait_for_selector("#finetune-status :text('Done')", timeout=300_000)
+    page.wait_for_timeout(2000)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--url")
     parser.add_argument("--tabs", nargs="*", help="tab titles to capture (default: all)")
+    parser.add_argument("--train-zip", help="a zip of class folders to train on for the Fine-tune shot (for review "
+                        "only: do not publish screenshots of photos you may not redistribute)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +90,8 @@ def main():
     from tests.conftest import chromium_path
 
     server, url = (None, args.url) if args.url else start_server()
-    actions = {"Classify": classify}
+    actions = {"Classify": classify, "Feature maps": features, "Ideal & adversarial images": ideal,
+               "Fine-tune": lambda page: finetune(page, args.train_zip)}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=[
@@ -68,13 +102,17 @@ def main():
             page.wait_for_selector("text=Transfer Learning Lab")
             titles = args.tabs or [t.inner_text().strip() for t in page.get_by_role("tab").all()]
             for title in titles:
-                page.get_by_role("tab", name=title).click()
+                page.get_by_role("tab", name=title, exact=True).click()
                 page.wait_for_timeout(1000)
                 if title in actions:
                     actions[title](page)
                 name = title.lower().split()[0].replace("-", "")
                 page.screenshot(path=str(out / f"{name}.png"), full_page=True)
                 print(out / f"{name}.png")
+                if title.startswith("Ideal"):
+                    attack(page)
+                    page.screenshot(path=str(out / "attack.png"), full_page=True)
+                    print(out / "attack.png")
             browser.close()
     finally:
         if server:

@@ -15,7 +15,7 @@ def test_stop_is_per_visitor_and_time_cap_sets_the_flag():
     alice, bob = visitor("alice"), visitor("bob")
     alice_flag, bob_flag = jobs.start(alice), jobs.start(bob)
     assert jobs.stop(alice) and alice_flag.is_set() and not bob_flag.is_set()
-    assert "stopped" == alice_flag.stop_reason()
+    assert "Stop was pressed" == alice_flag.stop_reason()
     assert bob_flag.wait(3) and bob_flag.timed_out and "time cap" in bob_flag.stop_reason()
     jobs.finish(alice, alice_flag)
     jobs.finish(bob, bob_flag)
