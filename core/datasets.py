@@ -22,7 +22,7 @@ from typing import Iterable
 
 from PIL import Image
 
-from core.images import ImageLoadError, is_image_name, load_image
+from core.images import ImageLoadError, load_image
 
 MIN_CLASSES = 2
 MAX_CLASSES = int(os.environ.get("TLL_MAX_CLASSES", "50"))

@@ -67,8 +67,6 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args) -> int:
-    import torch  # noqa: F401  (imported here: `--help` stays fast)
-
     from core.imagenet import resolve_class
 
     # Every argument is checked before the model loads: a typo costs no waiting.

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "imagenet"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_server import start_server, stop_server  # noqa: E402 (a sibling script)
 
 PLAIN_LOOP = r"""
 import sys, torch, timm
@@ -53,34 +55,18 @@ def timed(command: list[str]) -> tuple[float, str, int]:
 
 
 def serve_time() -> tuple[float, float]:
+    """Seconds until `python app.py` serves the page; the server's RSS after one classification."""
     import psutil
     from gradio_client import Client, handle_file
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    server, url, served = start_server()
     try:
-        import urllib.request
-
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        served = time.perf_counter() - started
-        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(ROOT / "assets" / "chelsea.png")),
-                                                                   api_name="/classify")
+        Client(url, verbose=False).predict(handle_file(str(ROOT / "assets" / "chelsea.png")), api_name="/classify")
         process = psutil.Process(server.pid)
         rss = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
         return served, rss / 2**20
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_server(server)
 
 
 def main() -> None:

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,21 +26,7 @@ IMAGES = [ROOT / "assets" / name for name in ("chelsea.png", "coffee.png", "astr
 MAX_CALLS_PER_CLIENT = 10_000
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, HF_HUB_OFFLINE="1"))
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    sys.exit("server did not start")
+from local_server import start_server, stop_server  # noqa: E402 (a sibling script)
 
 
 def classify_loop(url: str, deadline: float, latencies: list, errors: list, index: int) -> None:
@@ -103,7 +86,7 @@ def main() -> None:
     parser.add_argument("--no-training", action="store_true")
     args = parser.parse_args()
 
-    server, url = (None, args.url) if args.url else start_server()
+    server, url = (None, args.url) if args.url else start_server()[:2]
     latencies, errors, training = [], [], {}
     try:
         threads = []
@@ -128,9 +111,7 @@ def main() -> None:
         for error in errors[:5]:
             print("error:", error, file=sys.stderr)
     finally:
-        if server:
-            server.terminate()
-            server.wait(10)
+        stop_server(server)
 
 
 if __name__ == "__main__":

@@ -8,32 +8,14 @@ per tab after a typical interaction.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def start_server():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, HF_HUB_OFFLINE="1"))
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("server did not start")
+from local_server import start_server, stop_server  # noqa: E402 (a sibling script)
 
 
 def classify(page):
@@ -89,7 +71,7 @@ def main():
 
     from tests.conftest import chromium_path
 
-    server, url = (None, args.url) if args.url else start_server()
+    server, url = (None, args.url) if args.url else start_server()[:2]
     actions = {"Classify": classify, "Feature maps": features, "Ideal & adversarial images": ideal,
                "Fine-tune": lambda page: finetune(page, args.train_zip)}
     try:
@@ -115,8 +97,7 @@ def main():
                     print(out / "attack.png")
             browser.close()
     finally:
-        if server:
-            server.terminate()
+        stop_server(server)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+"""`python app.py` on a free loopback port, for the scripts that drive a live server."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_server(timeout_s: float = 120) -> tuple[subprocess.Popen, str, float]:
+    """(process, url, seconds until the page was served). Offline, as in a classroom."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - started < timeout_s:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return server, url, time.perf_counter() - started
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("the app did not start")
+
+
+def stop_server(server: subprocess.Popen | None) -> None:
+    if server is not None:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
