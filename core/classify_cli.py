@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
     parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
     parser.add_argument("--top", type=int, default=5, metavar="K", help="how many labels per image (default 5)")
-    parser.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=8, help=argparse.SUPPRESS)
 
 
 def load_model(args) -> backbones.LoadedModel:
