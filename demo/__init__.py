@@ -9,6 +9,8 @@ import gradio as gr
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
+# Gradio refuses bigger uploads before they reach any tab (the tabs state their own, smaller limits).
+MAX_UPLOAD = os.environ.get("TLL_MAX_UPLOAD", "200mb")
 
 
 @dataclasses.dataclass
@@ -81,7 +83,7 @@ def launch_options(host: str | None = None, port: int | None = None) -> dict:
         css_paths=[ASSETS / "style.css"],
         theme=gr.themes.Soft(),
         allowed_paths=[str(ASSETS)],
-        max_file_size=os.environ.get("TLL_MAX_UPLOAD", "200mb"),
+        max_file_size=MAX_UPLOAD,
         footer_links=["api"],
     )
     if host:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
+from demo import MAX_UPLOAD
 from demo.components import SessionJobs, friendly_errors
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
@@ -267,7 +268,7 @@ def build(context) -> None:
         "Reuse a pretrained network for **your own classes** with a few images each. "
         "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
         "Compare it with **from scratch** (same network, random weights) on the same plot.\n\n"
-        f"<small>Limits: {datasets.limits_text()}; {image_limits_text()}; at most {finetune.MAX_EPOCHS} epochs and "
+        f"<small>Limits: uploads up to {MAX_UPLOAD.upper()}; {datasets.limits_text()}; {image_limits_text()}; at most {finetune.MAX_EPOCHS} epochs and "
         f"{MAX_TRAIN_SECONDS // 60} minutes per run (the best model so far is kept). "
         "Non-image files are skipped and listed.</small>")
     uploads = gr.State({})

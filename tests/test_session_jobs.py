@@ -46,3 +46,11 @@ def test_session_end_stops_runs_and_runs_cleanups():
         for name, f in (("dave", flag), ("erin", other)):
             jobs.finish(visitor(name), f)
     time.sleep(0)
+
+
+def test_the_app_stops_a_visitors_jobs_when_they_leave():
+    from demo import _session_ended, build_demo
+
+    app = build_demo()
+    unload_fns = [dep.fn for dep in app.fns.values() if any(target[1] == "unload" for target in dep.targets)]
+    assert _session_ended in unload_fns
