@@ -49,7 +49,7 @@ MAX_EPOCHS = 200
 TOP_GROUPS = 2  # how many of the backbone's last block groups "top" mode unfreezes
 BACKBONE_LR_FACTOR = 0.1
 MICRO_BATCH = 8  # images per forward/backward on a CPU (the stop flag is checked between them)
-FEATURE_BATCH = 16  # images per backbone pass when computing frozen-mode features
+FEATURE_BATCH = 8  # images per backbone pass for frozen-mode features (4-8 run fastest on a CPU)
 
 
 class TrainingStopped(Exception):
@@ -168,6 +168,7 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
             raise TrainingStopped()
         chunk = todo[start:start + batch_size]
         batch = torch.stack([loaded.preprocess(images[i]) for i in chunk]).to(loaded.device)
+        batch = batch.contiguous(memory_format=torch.channels_last)  # the model's layout: ~2x faster on a CPU
         with torch.inference_mode():
             out = pooled_features(loaded.model, batch).float().cpu()
         with _feature_lock:
