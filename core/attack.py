@@ -238,19 +238,19 @@ _transfer: dict = {}
 
 
 def transfer_backbone(exclude: str = ""):
-    """A second ImageNet backbone whose pretrained weights can be had (local cache or hub), to test
-    whether an attack transfers; None when none can (e.g. offline). Looked up once per process."""
+    """A second ImageNet backbone whose pretrained weights are already on this machine (loaded or in
+    the hub's local cache), to test whether an attack transfers; None when there is none. Never
+    downloads: a request must not wait minutes for hundreds of megabytes."""
     from core import backbones
 
     with _transfer_lock:
-        if "model" not in _transfer:
-            _transfer["model"] = None
+        if _transfer.get("model") is None:
             for choice in backbones.CHOICES:
-                if choice.name == exclude or choice.name == backbones.BUNDLED_MODEL:
+                if choice.name in (exclude, backbones.BUNDLED_MODEL) or not backbones.hub_weights_local(choice.name):
                     continue
                 try:
                     _transfer["model"] = backbones.load_backbone(choice.name, backbones.HUB)
                     break
                 except (backbones.WeightsUnavailable, RuntimeError, OSError):
                     continue
-        return _transfer["model"]
+        return _transfer.get("model")

@@ -186,8 +186,9 @@ def _load_bundled(model: torch.nn.Module) -> None:
 def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
     arch, _ = split_model_name_tag(name)
     if weights == RANDOM:
-        torch.manual_seed(0)  # the same "random" network every time: reproducible lessons
-        return timm.create_model(name, pretrained=False), "architecture only, random initialisation"
+        with torch.random.fork_rng(devices=[]):  # the same "random" network every time; others' RNG untouched
+            torch.manual_seed(0)
+            return timm.create_model(name, pretrained=False), "architecture only, random initialisation"
     if weights == BUNDLED:
         if arch != BUNDLED_MODEL:
             raise WeightsUnavailable(f"only {BUNDLED_MODEL} has bundled weights, not {name}")
@@ -205,6 +206,15 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": path})
         return model, f"from {cfg.hf_hub_id}"
     raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}, not {weights!r}")
+
+
+def hub_weights_local(name: str) -> bool:
+    """True when `name`'s hub weights need no download: already loaded, or in the local cache."""
+    full_name = resolve_name(name)
+    if (full_name, HUB) in _cache:
+        return True
+    cfg = get_pretrained_cfg(full_name)
+    return bool(cfg is not None and cfg.hf_hub_id and hub.cached_file(cfg.hf_hub_id, "model.safetensors"))
 
 
 _cache: dict[tuple[str, str], LoadedModel] = {}

@@ -28,9 +28,18 @@ def emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
+class JsonArgumentParser(argparse.ArgumentParser):
+    """Usage mistakes also end in a JSON error line (after argparse's usage text on stderr)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        emit({"error": f"{self.prog}: {message}"})
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python app.py", description="Transfer Learning Lab command line")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = JsonArgumentParser(prog="python app.py", description="Transfer Learning Lab command line")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=JsonArgumentParser)
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -51,3 +60,7 @@ def main(argv: list[str]) -> int:
         # Anticipated failures (bad names, unavailable weights, unreadable files): a message, no traceback.
         emit({"error": str(error) or type(error).__name__})
         return 2
+    except Exception as error:  # noqa: BLE001 - a bug, still reported as JSON; the details go to the log
+        logging.getLogger("cli").debug("unexpected error", exc_info=True)
+        emit({"error": f"unexpected {type(error).__name__}: {error}"})
+        return 3

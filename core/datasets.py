@@ -243,8 +243,9 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int,
                 chunks.append(chunk)
     except DatasetError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as error:
-        raise DatasetError(f"{label}: cannot read {member.filename!r} ({error})") from None
+    except Exception as error:  # noqa: BLE001 - zlib.error, lzma errors, bad CRC...: all mean a damaged archive
+        raise DatasetError(f"{label}: cannot read {member.filename!r}, the archive is damaged "
+                           f"({type(error).__name__}: {error})") from None
     return b"".join(chunks)
 
 

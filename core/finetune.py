@@ -220,8 +220,8 @@ def train(train_set: ImageSet, val_set: ImageSet, settings: TrainSettings | None
         raise ValueError("the training and validation sets have different classes")
     started = time.perf_counter()
     stop = stop or threading.Event()
+    base = _base_model(settings)  # first: building a model the first time draws from the global RNG
     generator = seed_everything(settings.seed)
-    base = _base_model(settings)
     runner = _train_frozen if settings.mode == FROZEN else _train_network
     result = yield from runner(base, train_set, val_set, settings, stop, generator, started)
     yield {"event": "done", "result": result}

@@ -49,7 +49,8 @@ def build_demo() -> gr.Blocks:
 
     tabs = [("Classify", classify.build), ("Fine-tune", finetune.build), ("Feature maps", features.build),
             ("Ideal & adversarial images", optimize.build)]
-    with gr.Blocks(title="Transfer Learning Lab") as app:
+    # delete_cache: Gradio's copies of uploads and results older than an hour are removed hourly.
+    with gr.Blocks(title="Transfer Learning Lab", delete_cache=(3600, 3600)) as app:
         gr.Markdown(
             "# Transfer Learning Lab\n"
             "How a pretrained convolutional network sees images, and how to reuse it for your own classes."

@@ -6,6 +6,7 @@ import gradio as gr
 from core import backbones
 from core.classify import classify_image
 from core.images import ImageLoadError, limits_text, load_image
+from demo import example_path
 from demo.components import ImageInput, friendly_errors, weights_badge
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
@@ -77,7 +78,7 @@ def build(context) -> None:
                 backbone = gr.Dropdown(backbone_choices(), value=backbones.BUNDLED_MODEL, label="Backbone", scale=3)
                 weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights", scale=2)
             run = gr.Button("Classify", variant="primary")
-            gr.Examples([[f"assets/{name}"] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
+            gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
             gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
         with gr.Column(scale=5):
             labels = gr.Label(num_top_classes=5, label="Top-5 ImageNet classes", elem_id="classify-labels")
@@ -91,7 +92,9 @@ def build(context) -> None:
     outputs = [labels, crop, status]
     run.click(classify, inputs, outputs, api_name="classify", concurrency_limit=4, concurrency_id="classify")
     # Any new image (upload, webcam, paste, example click) is classified at once.
-    image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify")
+    # Events sharing a concurrency_id get the smallest limit among them: give each the same one.
+    image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify",
+                 concurrency_limit=4)
     for control in (backbone, weights):
         control.change(describe_backbone, [backbone, weights, context.session_models], status,
-                       api_visibility="private", concurrency_id="classify")
+                       api_visibility="private", concurrency_id="classify", concurrency_limit=4)

@@ -79,6 +79,7 @@ class JobFlag(threading.Event):
         super().__init__()
         self.max_seconds = max_seconds
         self.timed_out = False
+        self.visitor_left = False  # set when the page was closed: nobody will see the result
         self._timer = threading.Timer(max_seconds, self._time_up)
         self._timer.daemon = True
         self._timer.start()
@@ -129,10 +130,11 @@ class SessionJobs:
             if self._flags.get(self.session(request)) is flag:
                 self._flags.pop(self.session(request), None)
 
-    def stop(self, request) -> bool:
+    def stop(self, request, visitor_left: bool = False) -> bool:
         with self._lock:
             flag = self._flags.get(self.session(request))
         if flag is not None:
+            flag.visitor_left = flag.visitor_left or visitor_left
             flag.set()
         return flag is not None
 
@@ -143,6 +145,6 @@ class SessionJobs:
     @classmethod
     def on_session_end(cls, request) -> None:
         for jobs in cls.registry:
-            jobs.stop(request)
+            jobs.stop(request, visitor_left=True)
         for cleanup in cls.cleanups:
             cleanup(request)

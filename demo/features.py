@@ -194,7 +194,7 @@ def build(context) -> None:
                                        label="Backbone", scale=3)
                 weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights", scale=2)
             run = gr.Button("Show feature maps", variant="primary")
-            gr.Examples([[f"assets/{name}"] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
+            gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
             gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
         with gr.Column(scale=3):
             crop = gr.Image(label="What the model sees (its exact input crop)", height=260, interactive=False,

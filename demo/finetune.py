@@ -196,6 +196,8 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
                 result = event["result"]
     finally:
         _jobs.finish(request, stop)
+    if stop.visitor_left:  # the page was closed: save nothing that no session would ever clean up
+        return
 
     session_dir = session_dir or str(new_session_dir())
     session_models = dict(session_models or {})

@@ -20,6 +20,7 @@ from core import backbones
 from core import ideal as ideal_core
 from core.imagenet import class_names, resolve_class, short_name
 from core.images import ImageLoadError, limits_text, load_image
+from demo import example_path
 from demo.components import ImageInput, SessionJobs, friendly_errors, weights_badge
 
 ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
@@ -44,9 +45,8 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "cli"
 
 
-def stop(request: gr.Request = None):
+def stop(request: gr.Request = None) -> None:
     _jobs.stop(request)
-    return gr.skip()
 
 
 def forget_session(request) -> None:
@@ -232,7 +232,7 @@ def _build_attack(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
             source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240)
-            gr.Examples([[f"assets/{name}"] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
+            gr.Examples([[example_path(name)] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
             target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label="Make the model see (type to search)",
                                  filterable=True, elem_id="attack-target")
             eps = gr.Slider(1, 16, value=2, step=1, label="Budget ε (pixel levels of 255)",

@@ -7,7 +7,7 @@ from gradio_client import handle_file
 
 def test_classify_endpoint_with_the_image_alone(client):
     labels, crop, status = client.predict(handle_file("assets/chelsea.png"), api_name="/classify")
-    assert int(labels["label"] is not None)
+    assert labels["label"] in ("tiger cat", "tabby, tabby cat", "Egyptian cat")
     top = [c["label"] for c in labels["confidences"]]
     assert len(top) == 5 and any("cat" in name for name in top[:2])
     assert "bundled" in status and " ms" in status

@@ -99,7 +99,9 @@ def test_api_features_attack_and_ideal_on_the_corpus(client, corpus):
         upload = handle_file(str(good[name]))
         stats = client.predict(upload, *FEATURE_ARGS, api_name="/features")[5]
         assert "shape" in stats, name
-        assert client.predict(upload, "281", 2, 1, 0, "pgd", api_name="/attack"), name
+        original, _, adversarial, before, after, report, png = client.predict(
+            upload, "281", 2, 1, 0, "pgd", api_name="/attack")
+        assert before["label"] and "PSNR" in report and png.endswith(".png"), name
     # still serving
     labels, _, _ = client.predict(handle_file("assets/coffee.png"), api_name="/classify")
     assert labels["label"] == "espresso"

@@ -231,8 +231,11 @@ def test_save_load_classify_and_forget(frozen_result, tmp_path, catsdogs_dir):
     result = frozen_result[0][-1]["result"]
     folder = tmp_path / f"{trained.SESSION_DIR_PREFIX}x"
     path = trained.save_trained_model(result, folder / "pets.safetensors")
-    assert path.read_bytes()[:8]  # a safetensors header, no pickle anywhere
-    assert b"pickle" not in path.read_bytes() and path.stat().st_size < 50_000  # the head only
+    data = path.read_bytes()
+    header_size = int.from_bytes(data[:8], "little")  # safetensors: u64 length, then a JSON header
+    header = json.loads(data[8:8 + header_size])
+    assert all(set(v) == {"dtype", "shape", "data_offsets"} for k, v in header.items() if k != "__metadata__")
+    assert not data.startswith(b"\x80") and path.stat().st_size < 50_000  # no pickle; the head only
     config = json.loads(Path(f"{path}.json").read_text())
     assert config["class_names"] == ["cat", "dog"] and config["mode"] == "frozen"
     assert config["backbone"] == "tf_efficientnet_lite0" and config["data_config"]["input_size"] == [3, 224, 224]

@@ -1,4 +1,4 @@
-"""Overlapping jobs that lower torch's thread count leave it as it was."""
+"""Lowering torch's thread count for a job leaves every thread as it was."""
 import threading
 
 import torch
@@ -6,26 +6,32 @@ import torch
 from core.threads import limited_threads
 
 
-def test_overlapping_holders_restore_the_original_count():
-    original = torch.get_num_threads()
+def test_overlapping_jobs_on_two_threads_restore_their_own_counts():
+    seen = {}
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
 
-    def first():
+    def job(name, wait_in, signal_in, wait_out=None, signal_out=None):
+        seen[f"{name} before"] = torch.get_num_threads()
+        wait_in and wait_in.wait(5)
         with limited_threads(1):
-            first_in.set()
-            second_in.wait(5)
-        first_out.set()
+            signal_in.set()
+            seen[f"{name} inside"] = torch.get_num_threads()
+            wait_out and wait_out.wait(5)
+        signal_out and signal_out.set()
+        seen[f"{name} after"] = torch.get_num_threads()
 
-    def second():
-        first_in.wait(5)
-        with limited_threads(1):
-            second_in.set()
-            first_out.wait(5)  # the first job leaves while this one still runs
-            assert torch.get_num_threads() == 1
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads = [threading.Thread(target=job, args=("a", None, first_in, second_in, first_out)),
+               threading.Thread(target=job, args=("b", first_in, second_in, first_out, None))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert torch.get_num_threads() == original
+    assert seen["a inside"] == seen["b inside"] == 1
+    assert seen["a after"] == seen["a before"] and seen["b after"] == seen["b before"]
+
+
+def test_main_thread_count_is_restored():
+    before = torch.get_num_threads()
+    with limited_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -79,8 +79,7 @@ def render(param: torch.nn.Module, model: torch.nn.Module, objective: Objective,
     """
     if steps < 1:
         raise ValueError("steps must be at least 1")
-    with optimisation_threads():
-        yield from _loop(param, model, objective, transforms, optimizer, steps, every, should_stop)
+    yield from _loop(param, model, objective, transforms, optimizer, steps, every, should_stop)
 
 
 def _loop(param, model, objective, transforms, optimizer, steps, every, should_stop) -> Iterator[Progress]:
@@ -91,13 +90,16 @@ def _loop(param, model, objective, transforms, optimizer, steps, every, should_s
         if should_stop is not None and should_stop():
             yield Progress(step - 1, steps, param().detach().cpu(), {}, time.perf_counter() - started, stopped=True)
             return
-        optimizer.zero_grad(set_to_none=True)
-        image = param()
-        logits = model(transforms(image))
-        score, terms = objective(image, logits)
-        (-score).backward()
-        optimizer.step()
-        param.project()
+        # The thread count is per OS thread, and a generator may resume on another one (Gradio's
+        # pool): so it is set around each step, never held across a yield.
+        with optimisation_threads():
+            optimizer.zero_grad(set_to_none=True)
+            image = param()
+            logits = model(transforms(image))
+            score, terms = objective(image, logits)
+            (-score).backward()
+            optimizer.step()
+            param.project()
         if step % every == 0 or step == steps:
             with torch.no_grad():
                 current = param().detach().cpu()
