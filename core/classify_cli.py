@@ -33,6 +33,8 @@ def run_cli(args) -> int:
 
     if args.top < 1:
         raise ValueError("--top must be at least 1")
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
     loaded = load_model(args)
     log.info("%s", loaded.status)
     if loaded.weights == backbones.RANDOM:

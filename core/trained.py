@@ -98,9 +98,11 @@ def read_config(path: str | Path) -> dict:
     names = config.get("class_names")
     if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
         raise ValueError(f"{label}: its config lacks a list of class names")
-    for key in ("backbone", "stored", "data_config"):
-        if key not in config:
-            raise ValueError(f"{label}: its config lacks {key!r}")
+    for key, kind in (("backbone", str), ("stored", str), ("data_config", dict)):
+        if not isinstance(config.get(key), kind):
+            raise ValueError(f"{label}: its config lacks a valid {key!r}")
+    if not isinstance(config.get("metrics", {}), dict):
+        raise ValueError(f"{label}: its config has invalid 'metrics'")
     return config
 
 

@@ -32,14 +32,7 @@ def warm_up() -> None:
     first visitor's click does not wait for it."""
     import threading
 
-    def load_and_run_once():
-        import torch
-
-        from core.backbones import load_backbone
-
-        loaded = load_backbone()
-        with torch.inference_mode():  # the first forward pass allocates; do it before a visitor waits
-            loaded.model(torch.zeros(1, 3, *loaded.input_size, device=loaded.device))
+    from core.backbones import warm_up as load_and_run_once
 
     threading.Thread(target=load_and_run_once, name="warm-up", daemon=True).start()
 

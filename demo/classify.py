@@ -82,7 +82,8 @@ def build(context) -> None:
             gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
         with gr.Column(scale=5):
             labels = gr.Label(num_top_classes=5, label="Top-5 ImageNet classes", elem_id="classify-labels")
-            status = gr.Markdown(weights_badge(backbones.BUNDLED, f"{backbones.BUNDLED_MODEL}: bundled ImageNet weights (offline)"),
+            status = gr.Markdown(weights_badge(backbones.BUNDLED, backbones.status_text(
+                backbones.BUNDLED_MODEL, backbones.BUNDLED, backbones.BUNDLED_NOTE)),
                                  elem_classes=["tll-status"])
             crop = gr.Image(label="What the model sees (its exact input crop)", height=240, interactive=False,
                             elem_id="classify-crop")

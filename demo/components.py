@@ -6,6 +6,8 @@ import threading
 import gradio as gr
 from gradio import processing_utils
 
+from core.images import MAX_FILE_BYTES
+
 
 class ImageInput(gr.Image):
     """gr.Image that hands the event the uploaded file's path *without opening it*.
@@ -23,6 +25,9 @@ class ImageInput(gr.Image):
         if payload is None:
             return None
         if payload.url and payload.url.startswith("data:"):
+            # Base64 is 4/3 of the bytes: refuse an oversized pasted image before decoding it.
+            if len(payload.url) > MAX_FILE_BYTES * 4 // 3 + 1024:
+                raise gr.Error(f"The pasted image is over the {MAX_FILE_BYTES // 2**20} MB limit.")
             return processing_utils.save_base64_to_cache(payload.url, cache_dir=self.GRADIO_CACHE)
         if payload.path is None:
             raise gr.Error("The image did not arrive: please upload it again.")

@@ -167,10 +167,11 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
 
 
 def build(context) -> None:
-    loaded = backbones.load_backbone()
+    # Said without loading the model: the page is served first, the model loads in the background.
     gr.Markdown(
         "Optimise the **image**, not the weights: the network is frozen and gradient ascent changes pixels. "
-        + weights_badge(loaded.weights, loaded.status))
+        + weights_badge(backbones.BUNDLED, backbones.status_text(backbones.BUNDLED_MODEL, backbones.BUNDLED,
+                                                                 backbones.BUNDLED_NOTE)))
     choices = class_choices()
     with gr.Tabs():
         with gr.Tab("Ideal image"):

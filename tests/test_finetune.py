@@ -298,3 +298,20 @@ def test_many_classes_few_photos_each_report_per_class(catbreeds_dir):
     assert all(r["images"] == 1 and r["correct"] in (0, 1) for r in result.per_class)
     assert sum(r["correct"] for r in result.per_class) == round(result.val_acc * len(breeds))
     assert result.history[-1]["train_acc"] == 1.0  # a linear head fits 15 photos of 5 breeds
+
+
+def test_damaged_deflate_stream_is_a_clear_error(tmp_path):
+    payload = bytes(range(256)) * 400  # compressible, so the member is stored deflated
+    data = bytearray(_zip_bytes({"red/a.png": _png("red"), "blue/a.png": _png("blue"), "blue/b.png": payload}))
+    start = bytes(data).index(b"blue/b.png") + len("blue/b.png")  # the local header's name, then the stream
+    for offset in range(start + 10, start + 60):
+        data[offset] ^= 0xFF
+    with pytest.raises(datasets.DatasetError, match="damaged|cannot read"):
+        datasets.from_zip(bytes(data))
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    from tests.conftest import run_cli
+
+    result = run_cli("train", str(broken), "--out", str(tmp_path / "m.safetensors"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "broken.zip" in json.loads(result.stdout.splitlines()[-1])["error"]
