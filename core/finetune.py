@@ -329,6 +329,8 @@ def _prepare_network(base, settings, classes, generator) -> tuple[nn.Module, lis
         model = timm.create_model(base.name, pretrained=False)
     else:
         model = copy.deepcopy(base.model)  # the cached backbone is shared: never train it in place
+        for module in model.modules():  # a feature-map recording running now may have hooks on it
+            module._forward_hooks.clear()
     model.reset_classifier(classes)
     head = model.get_classifier()
     with torch.no_grad():
