@@ -132,7 +132,7 @@ def run_attack(args, loaded) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     transfer_model = backbones.load_backbone(args.transfer) if args.transfer else None
-    failures = 0
+    failures, stems_used = 0, set()
     for path in args.images:
         started = time.perf_counter()
         try:
@@ -144,6 +144,9 @@ def run_attack(args, loaded) -> int:
         result = attack.attack(loaded, image, target, eps=args.eps, steps=args.steps, tv=args.tv,
                                method=args.method, transfer_model=transfer_model)
         stem = Path(path).stem
+        if stem in stems_used:  # cat/1.jpg and dog/1.jpg in one run: keep both
+            stem = f"{stem}-{len(stems_used)}"
+        stems_used.add(stem)
         adversarial_path = out_dir / f"{stem}.adversarial.png"
         original_path = out_dir / f"{stem}.original.png"
         result.adversarial.save(adversarial_path, format="PNG")
