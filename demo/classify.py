@@ -85,7 +85,7 @@ def build(context) -> None:
             status = gr.Markdown(weights_badge(backbones.BUNDLED, backbones.status_text(
                 backbones.BUNDLED_MODEL, backbones.BUNDLED, backbones.BUNDLED_NOTE)),
                                  elem_classes=["tll-status"])
-            crop = gr.Image(label="What the model sees (its exact input crop)", height=240, interactive=False,
+            crop = gr.Image(label="What the model sees (its exact input crop)", height=240, interactive=False, format="jpeg",
                             elem_id="classify-crop")
     context.classify_backbone = backbone
 
