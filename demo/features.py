@@ -88,7 +88,7 @@ def _record_for(key, image_path, backbone, weights):
 def _status(record, fallback: str) -> str:
     text = weights_badge(record.weights, record.status)
     if fallback:
-        text = f"⚠️ {fallback}\n\n{text}"
+        text = f"**Note:** {fallback}\n\n{text}"
     return text
 
 
@@ -224,7 +224,9 @@ def build(context) -> None:
     record_outputs = [record_key, layer, channel, grid, channel_view, strip, stats, crop, status, table]
     run.click(show_features, record_inputs, record_outputs, api_name="features", concurrency_id="features",
               concurrency_limit=2)
-    # A new image, backbone or weights needs a forward pass; everything else only re-renders.
+    # A new image, backbone or weights needs a forward pass; everything else only re-renders (instant,
+    # so many may run at once; still bounded, since an evicted recording is recomputed).
+    RERENDER = dict(concurrency_id="features-view", concurrency_limit=8)
     image.change(show_if_image, record_inputs, record_outputs, api_visibility="private", concurrency_id="features")
     for control in (backbone, weights):
         control.input(show_features, record_inputs, record_outputs, api_visibility="private",
@@ -233,12 +235,12 @@ def build(context) -> None:
         tab.select(show_on_open, [record_key, *record_inputs], record_outputs, api_visibility="private",
                    concurrency_id="features")
     layer.input(switch_layer, [*source, layer, count, cmap], [channel, grid, channel_view, stats],
-                api_visibility="private", show_progress="hidden", concurrency_limit=None)
+                api_visibility="private", show_progress="hidden", **RERENDER)
     count.input(switch_count, [*source, layer, count, cmap], grid, api_visibility="private",
-                show_progress="hidden", concurrency_limit=None)
+                show_progress="hidden", **RERENDER)
     channel.release(switch_channel, [*source, layer, channel, cmap], channel_view, api_visibility="private",
-                    show_progress="hidden", concurrency_limit=None)
+                    show_progress="hidden", **RERENDER)
     grid.select(pick_tile, [*source, layer, count, cmap], [channel, channel_view], api_visibility="private",
-                show_progress="hidden", concurrency_limit=None)
+                show_progress="hidden", **RERENDER)
     cmap.input(switch_colormap, [*source, layer, count, channel, cmap], [grid, channel_view, strip],
-               api_visibility="private", show_progress="hidden", concurrency_limit=None)
+               api_visibility="private", show_progress="hidden", **RERENDER)
