@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.imagenet import class_names, resolve_class, short_name
+from core.classify import top_k
+from core.imagenet import class_names, resolve_class
 from core.optvis import objectives, transforms
 from core.optvis.param import Perturbation
 from core.optvis.render import SignedGradient, optimisation_threads, render
@@ -70,10 +71,7 @@ def wins(logits: torch.Tensor, target: int, margin: float) -> bool:
 
 
 def top_entries(logits: torch.Tensor, k: int = 5) -> list[dict]:
-    probs = torch.softmax(logits.float(), dim=-1)
-    values, indices = probs.topk(k)
-    names = class_names()
-    return [{"label": names[i], "index": int(i), "prob": round(float(p), 4)} for p, i in zip(values, indices)]
+    return top_k(torch.softmax(logits.float(), dim=-1), class_names(), k, digits=4)
 
 
 def prediction(logits: torch.Tensor, target: int | None = None) -> dict:
@@ -227,10 +225,6 @@ def finish(loaded, original, adversarial, original_logits, target, eps, method, 
         fools_png=int(after_logits.argmax()) == target, fools_jpeg=int(jpeg_logits.argmax()) == target,
         jpeg_prediction=prediction(jpeg_logits, target), seconds=seconds, transfer=transfer,
     )
-
-
-def target_choices() -> list[tuple[str, int]]:
-    return [(f"{short_name(i)} ({i})", i) for i in range(len(class_names()))]
 
 
 _transfer_lock = threading.Lock()

@@ -12,12 +12,12 @@ from core.backbones import LoadedModel
 from core.images import ImageLoadError, load_image
 
 
-def top_k(probs: torch.Tensor, labels, k: int) -> list[dict]:
+def top_k(probs: torch.Tensor, labels, k: int, digits: int = 6) -> list[dict]:
     """[{label, index, prob}, ...] for one row of probabilities, best first."""
     k = max(1, min(int(k), probs.numel()))
     values, indices = probs.topk(k)
     return [
-        {"label": labels[i], "index": int(i), "prob": round(float(p), 6)}
+        {"label": labels[i], "index": int(i), "prob": round(float(p), digits)}
         for p, i in zip(values.tolist(), indices.tolist())
     ]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import os
 import threading
 import time
@@ -19,6 +18,7 @@ import torch
 from PIL import Image
 
 from core.backbones import RANDOM, LoadedModel
+from core.images import content_key
 
 # Each channel is stored as uint8 scaled to its own min..max: exactly what the views draw
 # (every map is shown on its own range), a quarter of float32's memory, and no conversion
@@ -193,14 +193,8 @@ def layers_to_record(model: torch.nn.Module) -> tuple[dict[str, tuple[str, str]]
 
 # --- recording ---------------------------------------------------------------------------
 
-def image_key(image: Image.Image) -> str:
-    digest = hashlib.sha1(f"{image.mode}{image.size}".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()[:20]
-
-
 def record_key(loaded: LoadedModel, image: Image.Image) -> str:
-    return f"{loaded.name}|{loaded.weights}|{image_key(image)}"
+    return f"{loaded.name}|{loaded.weights}|{content_key(image)}"
 
 
 def _channel_first(output: torch.Tensor, expected_channels: int | None) -> torch.Tensor:
@@ -347,12 +341,11 @@ def pretrained_available(name: str) -> bool:
     """Whether `name`'s hub weights can be had now (local cache, or a reachable hub), without
     downloading anything. Offline this answers at once (HF_HUB_OFFLINE) or within the hub
     probe's few seconds."""
-    from timm.models import get_pretrained_cfg
-
     from core import hub
-    from core.backbones import resolve_name
+    from core.backbones import hub_weights_local, resolve_name
+    from timm.models import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(resolve_name(name))
     if cfg is None or not cfg.hf_hub_id:
         return False
-    return bool(hub.cached_file(cfg.hf_hub_id, "model.safetensors")) or hub.hub_reachable()
+    return hub_weights_local(name) or hub.hub_reachable()

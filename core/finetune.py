@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
-import hashlib
 import math
 import random
 import threading
@@ -33,6 +32,7 @@ from torch import nn
 
 from core import backbones
 from core.datasets import ImageSet
+from core.images import content_key
 from core.threads import limited_threads
 
 FROZEN, TOP, FULL, SCRATCH = "frozen", "top", "full", "scratch"
@@ -141,10 +141,6 @@ _feature_cache: "collections.OrderedDict[tuple[str, str, str], torch.Tensor]" = 
 _feature_lock = threading.Lock()
 
 
-def image_key(image) -> str:
-    return hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()
-
-
 def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: int = FEATURE_BATCH,
                      stop: threading.Event | None = None) -> Iterator[tuple[int, torch.Tensor | None]]:
     """Yield (images done, None) while working, then (len(images), N x D features).
@@ -153,7 +149,7 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
     the same photos (another mode, seed or split) starts training at once.
     """
     model_key = (loaded.name, loaded.weights)
-    keys = [image_key(image) for image in images]
+    keys = [content_key(image) for image in images]
     features: list[torch.Tensor | None] = [None] * len(images)
     with _feature_lock:
         for i, key in enumerate(keys):

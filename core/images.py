@@ -7,6 +7,7 @@ before any pixel is decoded, so decompression bombs never reach memory.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -148,6 +149,13 @@ def _check_pixels(size: tuple[int, int], label: str) -> None:
         raise ImageLoadError(
             f"{label}: image is {width}x{height} pixels, over the {MAX_PIXELS // 1_000_000} megapixel limit"
         )
+
+
+def content_key(image: Image.Image) -> str:
+    """A short hash of an image's pixels (with mode and size): the key of per-image caches."""
+    digest = hashlib.sha1(f"{image.mode}{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()[:20]
 
 
 def is_image_name(path: str | Path) -> bool:

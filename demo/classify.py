@@ -7,7 +7,7 @@ from core import backbones
 from core.classify import classify_image
 from core.images import ImageLoadError, limits_text, load_image
 from demo import example_path
-from demo.components import ImageInput, friendly_errors, weights_badge
+from demo.components import ImageInput, friendly_errors, weights_badge, weights_status
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 PRETRAINED, RANDOM = "pretrained", "random (untrained)"
@@ -34,9 +34,7 @@ def resolve_model(choice: str, weights_choice: str, session_models: dict | None)
 
 
 def status_line(loaded, fallback: str, seconds: float | None = None) -> str:
-    text = weights_badge(loaded.weights, loaded.status)
-    if fallback:
-        text = f"**Note:** {fallback}\n\n{text}"
+    text = weights_status(loaded.weights, loaded.status, fallback)
     if seconds is not None:
         text += f" · prediction took **{seconds * 1000:.0f} ms**"
     return text

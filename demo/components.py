@@ -42,6 +42,12 @@ def weights_badge(weights: str, text: str) -> str:
     return f'<span class="tll-badge tll-badge-{weights}">{tag}</span> {text}'
 
 
+def weights_status(weights: str, status: str, fallback: str = "") -> str:
+    """The weights badge, after a note when the asked-for weights were replaced by others."""
+    text = weights_badge(weights, status)
+    return f"**Note:** {fallback}\n\n{text}" if fallback else text
+
+
 def friendly_errors(fn):
     """Turn anticipated failures into a clear `gr.Error` for the visitor (never a stack trace);
     log anything unexpected with its traceback for whoever runs the server."""

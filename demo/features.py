@@ -17,7 +17,7 @@ from core.feature_views import (COLORMAPS, DEFAULT_COLORMAP, GRID_COUNTS, LAYERS
 from core.features import UnknownLayer, cached_record, pretrained_available, record_features
 from core.images import ImageLoadError, limits_text, load_image
 from demo import example_path
-from demo.components import ImageInput, friendly_errors, weights_badge
+from demo.components import ImageInput, friendly_errors, weights_status
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 PRETRAINED, RANDOM = "pretrained", "random (untrained)"
@@ -86,10 +86,7 @@ def _record_for(key, image_path, backbone, weights):
 
 
 def _status(record, fallback: str) -> str:
-    text = weights_badge(record.weights, record.status)
-    if fallback:
-        text = f"**Note:** {fallback}\n\n{text}"
-    return text
+    return weights_status(record.weights, record.status, fallback)
 
 
 def _channel_slider(record, layer: str) -> dict:

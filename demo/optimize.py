@@ -41,17 +41,13 @@ def class_choices() -> list[tuple[str, str]]:
     return [(f"{name} ({index})", str(index)) for index, name in enumerate(class_names())]
 
 
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "cli"
-
-
 def stop(request: gr.Request = None) -> None:
     _jobs.stop(request)
 
 
 def forget_session(request) -> None:
     """The visitor left: delete the PNGs made for them."""
-    for path in _output_dir.glob(f"*-{_session(request)[:8]}.png"):
+    for path in _output_dir.glob(f"*-{SessionJobs.session(request)[:8]}.png"):
         path.unlink(missing_ok=True)
 
 
@@ -111,7 +107,7 @@ def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, eve
                       f"**{progress.terms.get('prob', 0):.3f}** · {progress.seconds:.1f} s")
             yield picture, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, gr.skip()
     result = ideal_core.finish(loaded, last, index, mode, started)
-    path = _output_dir / f"ideal-{index}-{_session(request)[:8]}.png"
+    path = _output_dir / f"ideal-{index}-{SessionJobs.session(request)[:8]}.png"
     result.image.save(path, format="PNG")
     status = (f"**{'Stopped (' + flag.stop_reason() + ')' if result.stopped else 'Done'}** after {result.steps_done} steps in "
               f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
@@ -143,7 +139,7 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
                                     transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
     finally:
         _attacks.finish(request, flag)
-    path = _output_dir / f"adversarial-{_session(request)[:8]}.png"
+    path = _output_dir / f"adversarial-{SessionJobs.session(request)[:8]}.png"
     result.adversarial.save(path, format="PNG")
     name = short_name(index)
     transfer = ("no second backbone's weights are available here (offline), so transfer is not tested"
