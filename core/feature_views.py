@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from core.backbones import RANDOM
 from core.features import FeatureRecord, weights_label
 
 COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis")
@@ -136,8 +137,8 @@ def _colour_bar(width: int, cmap: str, left: str = "low", right: str = "high") -
 def _title_lines(record: FeatureRecord, title: str) -> list[tuple[str, int, bool, tuple]]:
     lines = [(title, 30, True, INK)]
     provenance = f"{record.backbone} · {weights_label(record)}"
-    lines.append((provenance + (" (untrained: random filters)" if record.weights == "random" else ""), 22, False,
-                  WARNING if record.weights == "random" else MUTED))
+    lines.append((provenance + (" (untrained: random filters)" if record.weights == RANDOM else ""), 22, False,
+                  WARNING if record.weights == RANDOM else MUTED))
     return lines
 
 
@@ -283,7 +284,7 @@ def stats_markdown(record: FeatureRecord, layer: str | None = None) -> str:
     info = record.layer(layer)
     stats = record.stats[info.name]
     label, prob = record.prediction
-    guess = "(random weights: meaningless)" if record.weights == "random" else f"({prob:.0%})"
+    guess = "(random weights: meaningless)" if record.weights == RANDOM else f"({prob:.0%})"
     return (
         f"**{info.alias}** (`{info.name}`, {info.kind}) · shape **{info.shape_text}** "
         f"(channels × height × width) · one value per {info.stride}×{info.stride} input pixels "

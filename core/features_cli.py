@@ -15,6 +15,7 @@ from core import backbones
 from core.feature_views import COLORMAPS, DEFAULT_COLORMAP, render_channel, render_grid, render_strip
 from core.features import record_features
 from core.images import load_image
+from core.weights import load_model as load_weights
 
 log = logging.getLogger("features")
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=None, metavar="NAME",
                         help="timm model name, with or without its pretrained tag (default: vgg16 when its "
                              "weights are available, else the bundled EfficientNet-Lite0)")
-    parser.add_argument("--weights", choices=backbones.WEIGHT_KINDS, default=None,
+    parser.add_argument("--weights", choices=backbones.STOCK_WEIGHT_KINDS, default=None,
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
     parser.add_argument("--layer", default=None, metavar="NAME",
                         help="module name (features.28) or short name (conv5_3, stage3); default: the first stage")
@@ -56,20 +57,16 @@ def _check_output(path: str | None, option: str) -> Path | None:
 def load_model(backbone: str | None, weights: str | None) -> tuple[backbones.LoadedModel, str]:
     """(model, fallback message). Only the default choice falls back: a backbone asked for by
     name with weights that cannot be had is an error that says what to do instead."""
-    if backbone is None and weights in (None, backbones.HUB):
-        return backbones.load_with_fallback(LESSON_BACKBONE)
-    if backbone is None:
-        backbone = LESSON_BACKBONE if weights == backbones.RANDOM else backbones.BUNDLED_MODEL
-    try:
-        return backbones.load_backbone(backbone, weights), ""
-    except backbones.WeightsUnavailable as error:
-        raise backbones.WeightsUnavailable(
-            f"{error}. Use --weights random for {backbone} with random weights, or --backbone bundled"
-        ) from None
+    default = backbone is None
+    if default:
+        backbone = backbones.BUNDLED_MODEL if weights == backbones.BUNDLED else LESSON_BACKBONE
+    return load_weights(backbone, weights, fallback=default,
+                        unavailable_hint=f"Use --weights random for {backbone} with random weights, "
+                                         "or --backbone bundled")
 
 
 def run_cli(args) -> int:
-    from core.cli import emit
+    from core.jsonl import emit
 
     if not 1 <= args.channels <= 512:
         raise ValueError("--channels must be between 1 and 512")

@@ -19,7 +19,6 @@ import collections
 import copy
 import dataclasses
 import math
-import random
 import threading
 import time
 from typing import Iterator
@@ -33,6 +32,7 @@ from torch import nn
 from core import backbones
 from core.datasets import ImageSet
 from core.images import content_key
+from core.seeds import seed_everything
 from core.threads import limited_threads
 
 FROZEN, TOP, FULL, SCRATCH = "frozen", "top", "full", "scratch"
@@ -184,13 +184,6 @@ def clear_feature_cache() -> None:
 
 
 # --- training ----------------------------------------------------------------------------
-
-def seed_everything(seed: int) -> torch.Generator:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
 
 def new_head(in_features: int, classes: int, generator: torch.Generator) -> nn.Linear:
     head = nn.Linear(in_features, classes)

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args) -> int:
-    from core.cli import emit
+    from core.jsonl import emit
     from core.trained import save_trained_model
 
     out = Path(args.out)

@@ -73,7 +73,9 @@ def run_cli(args) -> int:
     args.target = resolve_class(args.target)
     check = check_ideal_arguments if args.command == "ideal" else check_attack_arguments
     check(args)
-    loaded = backbones.load_backbone(args.backbone, args.weights)
+    from core.weights import load_model
+
+    loaded, _ = load_model(args.backbone, args.weights, fallback=False)
     log.info("%s", loaded.status)
     return run_ideal(args, loaded) if args.command == "ideal" else run_attack(args, loaded)
 
@@ -106,7 +108,7 @@ def check_attack_arguments(args) -> None:
 
 def run_ideal(args, loaded) -> int:
     from core import ideal
-    from core.cli import emit
+    from core.jsonl import emit
     from core.images import load_image
 
     target = args.target
@@ -125,13 +127,15 @@ def run_ideal(args, loaded) -> int:
 
 def run_attack(args, loaded) -> int:
     from core import attack
-    from core.cli import emit
+    from core.jsonl import emit
     from core.images import ImageLoadError, load_image
 
     target = args.target
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    transfer_model = backbones.load_backbone(args.transfer) if args.transfer else None
+    from core.weights import load_model
+
+    transfer_model = load_model(args.transfer, fallback=False)[0] if args.transfer else None
     failures, stems_used = 0, set()
     for path in args.images:
         started = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -29,6 +30,7 @@ FORMAT_VERSION = 1
 METADATA_KEY = "tll_config"
 HEAD_ONLY, FULL_NETWORK = "head", "network"
 SESSION_DIR_PREFIX = "tll-session-"
+MAX_MODELS_PER_SESSION = 6  # older ones are deleted: a visitor cannot fill the disk
 
 _CACHE_SIZE = 4
 _cache: "collections.OrderedDict[tuple[str, float], backbones.LoadedModel]" = collections.OrderedDict()
@@ -147,7 +149,7 @@ def _build(path: Path, config: dict) -> backbones.LoadedModel:
     note = f"{config.get('mode', '?')} mode on {backbone_name}"
     if isinstance(metrics.get("val_acc"), (int, float)):
         note += f", validation accuracy {metrics['val_acc']:.1%}"
-    return backbones.LoadedModel(name=str(config.get("name") or path.stem), weights="trained", model=model,
+    return backbones.LoadedModel(name=str(config.get("name") or path.stem), weights=backbones.TRAINED, model=model,
                                  data_config=data_config, labels=tuple(config["class_names"]), device=device,
                                  note=note)
 
@@ -200,3 +202,29 @@ def new_session_dir() -> Path:
 
     return Path(tempfile.mkdtemp(prefix=SESSION_DIR_PREFIX))
 
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "model"
+
+
+def session_model_name(run_name: str, class_names) -> str:
+    """How a visitor's trained model is listed: the run, then up to three of its classes."""
+    return f"{run_name} {'+'.join(class_names[:3])}{'…' if len(class_names) > 3 else ''}"
+
+
+def keep_session_model(result, run_name: str, run_number: int, session_models: dict | None,
+                       session_dir: str | None) -> tuple[str, str, dict, str]:
+    """Save a finished run (a TrainResult) among a visitor's models, deleting the oldest beyond
+    MAX_MODELS_PER_SESSION. Returns (display name, model file, session models, session folder);
+    the folder is created on the first save."""
+    session_dir = session_dir or str(new_session_dir())
+    session_models = dict(session_models or {})
+    display_name = session_model_name(run_name, result.class_names)
+    path = f"{session_dir}/{run_number:02d}-{_slug(display_name)}.safetensors"
+    save_trained_model(result, path, name=display_name)
+    session_models[display_name] = path
+    while len(session_models) > MAX_MODELS_PER_SESSION:
+        oldest = next(iter(session_models))
+        forget_trained_models([session_models.pop(oldest)])
+    return display_name, path, session_models, session_dir

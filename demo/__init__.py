@@ -19,8 +19,11 @@ class AppContext:
 
     # {display name: path of a .safetensors file} of models this visitor trained (never shared).
     session_models: gr.State
-    # The Classify tab's backbone picker, which the Fine-tune tab adds trained models to.
+    # The Classify tab's backbone picker (trained models are added to it after each training).
     classify_backbone: gr.Dropdown | None = None
+    # Callables(training event) that chain a tab's own update to the Fine-tune tab's training
+    # (`event.then(...)`): Fine-tune never needs to know other tabs' components.
+    after_training: list = dataclasses.field(default_factory=list)
 
 
 def example_path(name: str) -> str:
@@ -58,7 +61,7 @@ def build_demo() -> gr.Blocks:
 
 
 def _session_ended(request: gr.Request) -> None:
-    from demo.components import SessionJobs
+    from demo.jobs import SessionJobs
 
     SessionJobs.on_session_end(request)
 

@@ -6,6 +6,7 @@ import gradio as gr
 from core import backbones
 from core.classify import classify_image
 from core.images import ImageLoadError, limits_text, load_image
+from core.weights import load_model
 from demo import example_path
 from demo.components import ImageInput, friendly_errors, weights_badge, weights_status
 
@@ -23,14 +24,7 @@ def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]
 
 def resolve_model(choice: str, weights_choice: str, session_models: dict | None):
     """(LoadedModel, fallback message) for a picker value; trained models come from the session."""
-    session_models = session_models or {}
-    if choice in session_models:
-        from core.trained import load_trained_model
-
-        return load_trained_model(session_models[choice]), ""
-    if weights_choice == RANDOM:
-        return backbones.load_backbone(choice, backbones.RANDOM), ""
-    return backbones.load_with_fallback(choice)
+    return load_model(choice, backbones.RANDOM if weights_choice == RANDOM else None, trained_models=session_models)
 
 
 def status_line(loaded, fallback: str, seconds: float | None = None) -> str:
@@ -62,6 +56,11 @@ def classify_if_image(image_path, backbone, weights, session_models):
     return classify(image_path, backbone, weights, session_models)
 
 
+def refresh_backbones(session_models: dict | None):
+    """The picker after a training run: this visitor's trained models listed too."""
+    return gr.update(choices=backbone_choices(session_models))
+
+
 @friendly_errors
 def describe_backbone(backbone: str, weights: str, session_models: dict | None = None) -> str:
     loaded, fallback = resolve_model(backbone, weights, session_models)
@@ -86,6 +85,9 @@ def build(context) -> None:
             crop = gr.Image(label="What the model sees (its exact input crop)", height=240, interactive=False, format="jpeg",
                             elem_id="classify-crop")
     context.classify_backbone = backbone
+    context.after_training.append(
+        lambda training: training.then(refresh_backbones, context.session_models, backbone,
+                                       api_name="classify_backbones", queue=False))
 
     inputs = [image, backbone, weights, context.session_models]
     outputs = [labels, crop, status]

@@ -16,6 +16,7 @@ from core.feature_views import (COLORMAPS, DEFAULT_COLORMAP, GRID_COUNTS, LAYERS
                                 layers_table, render_channel, render_grid, render_strip, stats_markdown)
 from core.features import UnknownLayer, cached_record, pretrained_available, record_features
 from core.images import ImageLoadError, limits_text, load_image
+from core.weights import load_model
 from demo import example_path
 from demo.components import ImageInput, friendly_errors, weights_status
 
@@ -66,9 +67,7 @@ def _load_image(image_path: str | None):
 def _load_model(backbone: str, weights: str):
     """(LoadedModel, fallback message): pretrained weights that cannot be had fall back to the
     bundled model, with a message that says so and what else to pick."""
-    if weights == RANDOM:
-        return backbones.load_backbone(backbone, backbones.RANDOM), ""
-    loaded, fallback = backbones.load_with_fallback(backbone)
+    loaded, fallback = load_model(backbone, backbones.RANDOM if weights == RANDOM else None)
     if fallback:
         fallback += f". Pick weights “{RANDOM}” to see {backbone}'s own layers with random filters."
     return loaded, fallback

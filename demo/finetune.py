@@ -1,8 +1,8 @@
 """Fine-tune tab: your own classes on a pretrained backbone, trained live, with results and export."""
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import time
 
 import gradio as gr
@@ -11,12 +11,12 @@ import pandas as pd
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD
-from demo.components import SessionJobs, friendly_errors
+from demo.components import friendly_errors
+from demo.jobs import SessionJobs
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
 SOURCES = [UPLOADS, ZIP, SAMPLES, PETS]
-MAX_MODELS_PER_SESSION = 6  # older ones are deleted: a visitor cannot fill the disk
 PLOT_COLUMNS = ["epoch", "value", "series"]
 # (validation, training) colour per run: the same hue, darker for validation.
 RUN_COLORS = [("#1f77b4", "#9ecae1"), ("#d62728", "#fc9e9c"), ("#2ca02c", "#a1d99b"), ("#9467bd", "#cbb5e0"),
@@ -89,8 +89,65 @@ def _file_path(value) -> str | None:
     return str(getattr(value, "name", value))
 
 
-def load_training_data(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, seed):
-    """(train set, validation set, description) from whichever source is chosen."""
+@dataclasses.dataclass
+class TrainingForm:
+    """What the Train button reads: the data source, the settings, and the session's state."""
+
+    source: str
+    uploads: dict | None
+    zip_file: object
+    sample_name: str | None
+    pet_kind: str
+    pet_per_class: int
+    val_split: float
+    val_zip: object
+    backbone: str | None
+    mode: str
+    epochs: int
+    seed: int
+    overlay: bool
+    history: list | None
+    runs: int | None
+    session_models: dict | None
+    session_dir: str | None
+
+
+@dataclasses.dataclass
+class TrainingView:
+    """The components one training run reads (`form`: TrainingForm field -> component) and writes."""
+
+    form: dict
+    loss_plot: gr.LinePlot
+    acc_plot: gr.LinePlot
+    status: gr.Markdown
+    results: gr.Markdown
+    per_class: gr.Dataframe
+    confusion: gr.Dataframe
+    wrong: gr.Gallery
+    export: gr.File
+    last_run: gr.State
+
+    @property
+    def inputs(self) -> set:
+        return set(self.form.values())
+
+    @property
+    def outputs(self) -> list:
+        """In the order the API reports them."""
+        form = self.form
+        return [self.loss_plot, self.acc_plot, self.status, form["history"], self.results, self.per_class,
+                self.confusion, self.wrong, self.export, self.last_run, form["runs"], form["session_models"],
+                form["session_dir"]]
+
+    def read(self, values: dict) -> TrainingForm:
+        return TrainingForm(**{name: values[component] for name, component in self.form.items()})
+
+
+def load_training_data(form: TrainingForm):
+    """(image set, train set, validation set) from whichever source is chosen."""
+    source, uploads, zip_file, sample_name = form.source, form.uploads, form.zip_file, form.sample_name
+    pet_kind, pet_per_class, val_split, val_zip, seed = (form.pet_kind, form.pet_per_class, form.val_split,
+                                                         form.val_zip, form.seed)
     if source == UPLOADS:
         if not uploads:
             raise datasets.DatasetError("add at least two classes of images first (name, images, Add class)")
@@ -114,10 +171,6 @@ def load_training_data(source, uploads, zip_file, sample_name, pet_kind, pet_per
     else:
         train_set, val_set = datasets.stratified_split(image_set, float(val_split), int(seed))
     return image_set, train_set, val_set
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "model"
 
 
 def _results_text(result, run_name: str, image_set) -> str:
@@ -156,28 +209,26 @@ def _misclassified_gallery(result, val_set) -> list:
 
 
 @friendly_errors
-def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip,
-                backbone, mode, epochs, seed, overlay, history, runs, session_models, session_dir,
-                request=None, progress=None):
-    """Train on the chosen data and stream the loss/accuracy curves; then show results and export."""
-    from core.trained import forget_trained_models, new_session_dir, save_trained_model
-    from demo.classify import backbone_choices
+def train_model(view: TrainingView, form: TrainingForm, request=None, progress=None):
+    """Train on the chosen data and stream the loss/accuracy curves; then show results and export.
+
+    Yields {component: value} updates: only what changed (the plots and status while training)."""
+    from core.trained import keep_session_model
 
     progress = progress or (lambda *args, **kwargs: None)
     stop = _jobs.start(request)
-    skip9 = [gr.skip()] * 9
+    history_state = view.form["history"]
     try:
         progress(0, desc="reading the images")
-        image_set, train_set, val_set = load_training_data(source, uploads, zip_file, sample_name, pet_kind,
-                                                           pet_per_class, val_split, val_zip, seed)
-        history = list(history or []) if overlay else []
-        run_number = int(runs or 0) + 1
-        run_name = f"#{run_number} {mode}"
-        settings = finetune.TrainSettings(backbone=backbone or backbones.BUNDLED_MODEL, mode=mode,
-                                          epochs=int(epochs), seed=int(seed))
+        image_set, train_set, val_set = load_training_data(form)
+        history = list(form.history or []) if form.overlay else []
+        run_number = int(form.runs or 0) + 1
+        run_name = f"#{run_number} {form.mode}"
+        settings = finetune.TrainSettings(backbone=form.backbone or backbones.BUNDLED_MODEL, mode=form.mode,
+                                          epochs=int(form.epochs), seed=int(form.seed))
         header = f"Training **{run_name}** on {train_set.summary()}; validating on {len(val_set)} images."
         loss, acc = _plots(history)
-        yield loss, acc, header, history, *skip9
+        yield {view.loss_plot: loss, view.acc_plot: acc, view.status: header, history_state: history}
         result, last_push = None, 0.0
         for event in finetune.train(train_set, val_set, settings, stop=stop):
             if event["event"] == "status":
@@ -191,7 +242,7 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
                     loss, acc = _plots(history)
                     text = (f"{header}\n\nEpoch {event['epoch']}: validation accuracy {event['val_acc']:.1%}, "
                             f"loss {event['val_loss']:.3f} ({event['seconds']:.1f} s)")
-                    yield loss, acc, text, history, *skip9
+                    yield {view.loss_plot: loss, view.acc_plot: acc, view.status: text, history_state: history}
             elif event["event"] == "done":
                 result = event["result"]
     finally:
@@ -199,24 +250,20 @@ def train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
     if stop.visitor_left:  # the page was closed: save nothing that no session would ever clean up
         return
 
-    session_dir = session_dir or str(new_session_dir())
-    session_models = dict(session_models or {})
-    display_name = f"{run_name} {'+'.join(result.class_names[:3])}{'…' if len(result.class_names) > 3 else ''}"
-    path = f"{session_dir}/{run_number:02d}-{_slug(display_name)}.safetensors"
-    save_trained_model(result, path, name=display_name)
-    session_models[display_name] = path
-    while len(session_models) > MAX_MODELS_PER_SESSION:
-        oldest = next(iter(session_models))
-        forget_trained_models([session_models.pop(oldest)])
+    display_name, path, session_models, session_dir = keep_session_model(
+        result, run_name, run_number, form.session_models, form.session_dir)
     loss, acc = _plots(history, finished=True)
     ended = f"Stopped early ({stop.stop_reason()})" if result.stopped else "Done"
     status = (f"**{ended}:** {run_name}, validation accuracy **{result.val_acc:.1%}**. "
               f"It is now in the Classify tab's backbone list as “{display_name} (yours)”.")
-    yield (loss, acc, status, history, _results_text(result, run_name, image_set), _per_class_frame(result),
-           _confusion_frame(result), _misclassified_gallery(result, val_set), [path, f"{path}.json"],
-           {"class_names": list(result.class_names), "predictions": result.val_predictions,
-            "images": val_set.images}, run_number, session_models,
-           session_dir), gr.update(choices=backbone_choices(session_models))
+    yield {view.loss_plot: loss, view.acc_plot: acc, view.status: status, history_state: history,
+           view.results: _results_text(result, run_name, image_set), view.per_class: _per_class_frame(result),
+           view.confusion: _confusion_frame(result), view.wrong: _misclassified_gallery(result, val_set),
+           view.export: [path, f"{path}.json"],
+           view.last_run: {"class_names": list(result.class_names), "predictions": result.val_predictions,
+                           "images": val_set.images},
+           view.form["runs"]: run_number, view.form["session_models"]: session_models,
+           view.form["session_dir"]: session_dir}
 
 
 def stop_training(request: gr.Request):
@@ -348,28 +395,20 @@ def build(context) -> None:
     clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private")
     mode.change(mode_changed, mode, epochs, api_visibility="private")
 
-    outputs = [loss_plot, acc_plot, status, history, results, per_class, confusion, wrong, export, last_run,
-               runs, context.session_models, session_dir]
-    if context.classify_backbone is not None:
-        outputs.append(context.classify_backbone)
-    inputs = [source, uploads, zip_file, sample, pet_kind, pet_per_class, val_split, val_zip, backbone, mode, epochs,
-              seed, overlay, history, runs, context.session_models, session_dir]
+    view = TrainingView(
+        form=dict(source=source, uploads=uploads, zip_file=zip_file, sample_name=sample, pet_kind=pet_kind,
+                  pet_per_class=pet_per_class, val_split=val_split, val_zip=val_zip, backbone=backbone, mode=mode,
+                  epochs=epochs, seed=seed, overlay=overlay, history=history, runs=runs,
+                  session_models=context.session_models, session_dir=session_dir),
+        loss_plot=loss_plot, acc_plot=acc_plot, status=status, results=results, per_class=per_class,
+        confusion=confusion, wrong=wrong, export=export, last_run=last_run)
 
-    picker = context.classify_backbone is not None
+    def run(values: dict, request: gr.Request, progress=gr.Progress()):
+        yield from train_model(view, view.read(values), request, progress)
 
-    def run(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, backbone, mode,
-            epochs, seed, overlay, history, runs, session_models, session_dir, request: gr.Request,
-            progress=gr.Progress()):
-        for update in train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split,
-                                  val_zip, backbone, mode, epochs, seed, overlay, history, runs, session_models,
-                                  session_dir, request, progress):
-            if len(update) == 2 and isinstance(update[0], tuple):  # the final update, with the picker's choices
-                values, choices = update
-                yield (*values, choices) if picker else values
-            else:
-                yield (*update, *([gr.skip()] * (len(outputs) - len(update))))
-
-    train.click(run, inputs, outputs, api_name="finetune", concurrency_limit=2, concurrency_id="finetune",
-                show_progress="minimal")
+    training = train.click(run, view.inputs, view.outputs, api_name="finetune", concurrency_limit=2,
+                           concurrency_id="finetune", show_progress="minimal")
+    for listener in context.after_training:  # e.g. the Classify tab lists the new model (chained: .then)
+        listener(training)
     stop.click(stop_training, None, status, api_name="finetune_stop", concurrency_limit=None, queue=False)
     confusion.select(confusion_cell, last_run, [cell_gallery, cell_title], api_visibility="private")

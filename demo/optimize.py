@@ -20,14 +20,22 @@ from core import backbones
 from core import ideal as ideal_core
 from core.imagenet import class_names, resolve_class, short_name
 from core.images import ImageLoadError, limits_text, load_image
+from core.optvis.pixels import to_pil
+from core.weights import load_model
 from demo import example_path
-from demo.components import ImageInput, SessionJobs, friendly_errors, weights_badge
+from demo.components import ImageInput, friendly_errors, weights_badge
+from demo.jobs import SessionJobs
 
 ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
 START_CHOICES = [("noise", "noise"), ("grey", "grey"), ("your photo", "photo")]
 MODE_CHOICES = [("robust (Fourier colours + random jitter, scale, rotation)", ideal_core.ROBUST),
                 ("plain pixels (the lesson: why it gives noise)", ideal_core.PIXEL)]
 FILMSTRIP_FRAMES = 8
+# Two different smoothness sliders, two different labels: the ideal image's own total variation
+# (core.ideal.IMAGE_TV_UNIT) and the adversarial *change's* (core.attack.CHANGE_TV_UNIT).
+IMAGE_TV_LABEL = "Smoothness of the image (total-variation weight)"
+IMAGE_TV_INFO = "0 = off: plain pixels give colour noise; higher = smoother shapes, less detail"
+CHANGE_TV_LABEL = "Smoothness of the change (total-variation weight)"
 
 MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
 _jobs = SessionJobs("ideal image", MAX_JOB_SECONDS)
@@ -76,27 +84,26 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
     photo = _optional_image(photo_path, "Starting photo")
     if start == "photo" and photo is None:
         raise gr.Error("Start 'your photo' needs an uploaded photo (or pick noise or grey).")
-    loaded = backbones.load_backbone()
+    loaded, _ = load_model()  # the bundled model: always there
     flag = _jobs.start(request)
     steps = int(steps)
-    every = max(1, steps // 16)
-    frame_every = max(every, steps // FILMSTRIP_FRAMES)
-    name = short_name(index)
+    options = dict(steps=steps, tv=float(tv), mode=mode, start=start, photo=photo, seed=int(seed),
+                   every=max(1, steps // 16))
     started = time.perf_counter()
     try:
-        yield from _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, every, frame_every, flag,
-                                  request, started)
+        yield from _ideal_updates(loaded, index, options, flag, request, started)
     finally:
         _jobs.finish(request, flag)
 
 
-def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, every, frame_every, flag, request,
-                   started):
+def _ideal_updates(loaded, index, options: dict, flag, request, started):
+    """The ideal_steps events of `options` (core.ideal.ideal_steps' keywords) as tab updates."""
+    name, mode = short_name(index), options["mode"]
+    frame_every = max(options["every"], options["steps"] // FILMSTRIP_FRAMES)
     filmstrip, history, last = [], [], None
-    for progress in ideal_core.ideal_steps(loaded, index, steps=steps, tv=float(tv), mode=mode, start=start,
-                                           photo=photo, seed=int(seed), every=every, should_stop=flag.is_set):
+    for progress in ideal_core.ideal_steps(loaded, index, should_stop=flag.is_set, **options):
         last = progress
-        picture = attack_core.to_pil(progress.image)
+        picture = to_pil(progress.image)
         if progress.step % frame_every == 0 or progress.finished:
             filmstrip.append((picture, f"step {progress.step}"))
         if progress.terms:
@@ -106,7 +113,7 @@ def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, eve
             status = (f"Step **{progress.step}/{progress.steps}** · p({name}) = "
                       f"**{progress.terms.get('prob', 0):.3f}** · {progress.seconds:.1f} s")
             yield picture, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, gr.skip()
-    result = ideal_core.finish(loaded, last, index, mode, started)
+    result = ideal_core.ideal_result(loaded, last, index, mode, started)
     path = _output_dir / f"ideal-{index}-{SessionJobs.session(request)[:8]}.png"
     result.image.save(path, format="PNG")
     status = (f"**{'Stopped (' + flag.stop_reason() + ')' if result.stopped else 'Done'}** after {result.steps_done} steps in "
@@ -131,7 +138,7 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
         raise gr.Error("Upload a photo (or click an example) to attack.")
     image = _optional_image(image_path, "Photo")
     index = _target(target)
-    loaded = backbones.load_backbone()
+    loaded, _ = load_model()  # the bundled model: always there
     flag = _attacks.start(request)
     try:
         result = attack_core.attack(loaded, image, index, eps=int(eps), steps=int(steps), tv=float(tv), method=method,
@@ -186,8 +193,8 @@ def _build_ideal(choices) -> None:
             mode = gr.Radio(MODE_CHOICES, value=ideal_core.ROBUST, label="Mode")
             start = gr.Radio(START_CHOICES, value="noise", label="Start from")
             photo = ImageInput(type="filepath", label="Starting photo (for 'your photo')", sources=["upload", "clipboard"], height=160)
-            tv = gr.Slider(0, 10, value=ideal_core.DEFAULT_TV, step=0.5, label="Total-variation (smoothness) weight",
-                           info="0 = off; higher = smoother, less detailed")
+            tv = gr.Slider(0, 10, value=ideal_core.DEFAULT_TV, step=0.5, label=IMAGE_TV_LABEL,
+                           info=IMAGE_TV_INFO)
             with gr.Row():
                 steps = gr.Slider(10, 400, value=ideal_core.DEFAULT_STEPS[ideal_core.ROBUST], step=10, label="Steps",
                                   elem_id="ideal-steps")
@@ -236,7 +243,7 @@ def _build_attack(choices) -> None:
                             info="every pixel changes by at most this much")
             with gr.Row():
                 steps = gr.Slider(1, 100, value=40, step=1, label="Steps (PGD stops early once it fools)")
-                tv = gr.Slider(0, 10, value=0, step=0.5, label="TV weight (smoother change)")
+                tv = gr.Slider(0, 10, value=0, step=0.5, label=CHANGE_TV_LABEL)
             method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
                               value=attack_core.PGD, label="Method")
             run = gr.Button("Attack", variant="primary", elem_id="attack-run")

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from core import backbones, hub
+from core import backbones, hub, weights
 from core.classify import classify_files, classify_image
 from core.images import load_image
 from core.imagenet import resolve_class
@@ -74,7 +74,7 @@ def test_hub_model_offline_answers_fast_and_falls_back(monkeypatch):
     started = time.time()
     with pytest.raises(backbones.WeightsUnavailable, match="HF_HUB_OFFLINE|unreachable"):
         backbones.load_backbone("vgg16", "hub")
-    loaded, message = backbones.load_with_fallback("resnet50")
+    loaded, message = weights.load_with_fallback("resnet50")
     assert time.time() - started < 10
     assert loaded.weights == "bundled" and "resnet50" in message and "bundled" in message
 

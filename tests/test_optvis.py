@@ -14,6 +14,7 @@ from core import attack, ideal
 from core.backbones import load_backbone
 from core.images import load_image
 from core.optvis import objectives, param, transforms
+from core.optvis.pixels import model_crop, to_pil, to_tensor
 from core.optvis.render import SignedGradient, render
 
 TABBY = 281
@@ -67,13 +68,13 @@ def test_perturbation_projection_keeps_the_epsilon_ball_and_pixel_range():
 
 
 def test_standard_reread_matches_timms_pil_pipeline(loaded):
-    photo = attack.model_crop(loaded, load_image("assets/chelsea.png"))  # a 224x224 8-bit crop
-    ours = transforms.standard_reread(loaded.data_config["crop_pct"])(attack.to_tensor(photo))
+    photo = model_crop(loaded, load_image("assets/chelsea.png"))  # a 224x224 8-bit crop
+    ours = transforms.standard_reread(loaded.data_config["crop_pct"])(to_tensor(photo))
     theirs = loaded.preprocess(photo) * 0.5 + 0.5  # mean = std = 0.5 for this model
     assert ours.shape[-2:] == theirs.shape[-2:]
     assert float((ours[0] - theirs).abs().mean()) < 0.01
     # ...and it is not the identity: the re-read really moves pixels.
-    assert float((attack.to_tensor(photo)[0] - theirs).abs().mean()) > 0.02
+    assert float((to_tensor(photo)[0] - theirs).abs().mean()) > 0.02
 
 
 def test_total_variation_and_blur_measure_smoothness():
@@ -146,7 +147,7 @@ def test_attack_rejects_bad_settings(loaded):
 def test_ideal_image_raises_the_target_and_tv_smooths_it(loaded):
     smooth = ideal.ideal_image(loaded, "goldfish", steps=25, tv=8, seed=1)
     sharp = ideal.ideal_image(loaded, "goldfish", steps=25, tv=0, seed=1)
-    start = ideal.measure(loaded, attack.to_pil(param.start_image("noise", 224, seed=1)), smooth.target)
+    start = ideal.measure(loaded, to_pil(param.start_image("noise", 224, seed=1)), smooth.target)
     assert sharp.prob > start["prob"] + 0.2
     assert smooth.total_variation < 0.8 * sharp.total_variation
     assert smooth.image.size == (224, 224) and smooth.image.mode == "RGB"
@@ -169,7 +170,7 @@ def test_attack_tv_weight_smooths_the_change(loaded):
     photo = load_image("assets/coffee.png")
 
     def change_variation(result) -> float:
-        delta = attack.to_tensor(result.adversarial) - attack.to_tensor(result.original)
+        delta = to_tensor(result.adversarial) - to_tensor(result.original)
         return float(objectives.total_variation(delta))
 
     rough = attack.attack(loaded, photo, "tabby cat", eps=4, steps=20, tv=0)
@@ -180,7 +181,7 @@ def test_attack_tv_weight_smooths_the_change(loaded):
 
 def test_ideal_image_can_start_from_a_photo(loaded):
     photo = load_image("assets/chelsea.png")
-    crop = attack.to_tensor(attack.model_crop(loaded, photo))
+    crop = to_tensor(model_crop(loaded, photo))
     for mode in ideal.MODES:
         first = next(ideal.ideal_steps(loaded, "zebra", steps=1, mode=mode, start="photo", photo=photo, every=1))
         assert float((first.image - crop).abs().mean()) < 0.05  # one step away from the photo, not from noise

@@ -2,7 +2,7 @@
 ends your runs and deletes your files."""
 from types import SimpleNamespace
 
-from demo.components import SessionJobs
+from demo.jobs import SessionJobs
 
 
 def visitor(name):
