@@ -16,7 +16,6 @@ import dataclasses
 import enum
 import logging
 import os
-import threading
 from typing import Callable
 
 import timm
@@ -26,6 +25,7 @@ from timm.data import create_transform, resolve_model_data_config
 from timm.models import get_pretrained_cfg, split_model_name_tag
 
 from core import hub
+from core.cache import LruCache
 from core.imagenet import class_names
 
 log = logging.getLogger(__name__)
@@ -230,15 +230,13 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
 def hub_weights_local(name: str) -> bool:
     """True when `name`'s hub weights need no download: already loaded, or in the local cache."""
     full_name = resolve_name(name)
-    if (full_name, HUB) in _cache:
+    if (full_name, HUB) in _models:
         return True
     cfg = get_pretrained_cfg(full_name)
     return bool(cfg is not None and cfg.hf_hub_id and hub.cached_file(cfg.hf_hub_id, "model.safetensors"))
 
 
-_cache: dict[tuple[str, str], LoadedModel] = {}
-_locks: dict[tuple[str, str], threading.Lock] = {}
-_locks_guard = threading.Lock()
+_models = LruCache()  # (name, weights) -> LoadedModel: each pair is built once per process
 
 
 def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> LoadedModel:
@@ -250,27 +248,16 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
     weights = weights or default_weights(full_name)
     if weights in WEIGHT_KINDS:
         weights = WeightKind(weights)
-    key = (full_name, weights)
-    if key in _cache:
-        return _cache[key]
-    with _locks_guard:
-        lock = _locks.setdefault(key, threading.Lock())
-    with lock:  # two visitors asking at once build it once
-        if key not in _cache:
-            model, note = _create(full_name, weights)
-            device = pick_device()
-            model = model.to(device).eval()
-            _cache[key] = LoadedModel(
-                name=full_name,
-                weights=weights,
-                model=model,
-                data_config=resolve_model_data_config(model),
-                labels=class_names(),
-                device=device,
-                note=note,
-            )
-            log.info("loaded %s with %s weights on %s", full_name, weights, device)
-    return _cache[key]
+
+    def build() -> LoadedModel:  # two visitors asking at once build it once
+        model, note = _create(full_name, weights)
+        device = pick_device()
+        model = model.to(device).eval()
+        log.info("loaded %s with %s weights on %s", full_name, weights, device)
+        return LoadedModel(name=full_name, weights=weights, model=model, data_config=resolve_model_data_config(model),
+                           labels=class_names(), device=device, note=note)
+
+    return _models.get_or_build((full_name, weights), build)
 
 
 def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:
@@ -284,5 +271,4 @@ def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:
 
 
 def forget_cache(predicate: Callable[[tuple[str, str]], bool] = lambda key: True) -> None:
-    for key in [k for k in _cache if predicate(k)]:
-        _cache.pop(key, None)
+    _models.discard(predicate)

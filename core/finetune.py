@@ -15,7 +15,6 @@ far (highest validation accuracy, then lowest validation loss) is what the resul
 """
 from __future__ import annotations
 
-import collections
 import copy
 import dataclasses
 import math
@@ -30,6 +29,7 @@ from timm.data import create_transform
 from torch import nn
 
 from core import backbones
+from core.cache import LruCache
 from core.datasets import ImageSet
 from core.images import content_key
 from core.seeds import seed_everything
@@ -137,8 +137,7 @@ def pooled_features(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
 # --- the feature cache ------------------------------------------------------------------
 
 _FEATURE_CACHE_SIZE = 8000  # images; 1280 floats each for the bundled model (~40 MB)
-_feature_cache: "collections.OrderedDict[tuple[str, str, str], torch.Tensor]" = collections.OrderedDict()
-_feature_lock = threading.Lock()
+_features = LruCache(max_items=_FEATURE_CACHE_SIZE)  # (backbone, weights, image content key) -> features
 
 
 def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: int = FEATURE_BATCH,
@@ -150,13 +149,7 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
     """
     model_key = (loaded.name, loaded.weights)
     keys = [content_key(image) for image in images]
-    features: list[torch.Tensor | None] = [None] * len(images)
-    with _feature_lock:
-        for i, key in enumerate(keys):
-            cached = _feature_cache.get((*model_key, key))
-            if cached is not None:
-                features[i] = cached
-                _feature_cache.move_to_end((*model_key, key))
+    features: list[torch.Tensor | None] = _features.get_many([(*model_key, key) for key in keys])
     todo = [i for i, f in enumerate(features) if f is None]
     done = len(images) - len(todo)
     for start in range(0, len(todo), batch_size):
@@ -167,20 +160,16 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
         batch = batch.contiguous(memory_format=torch.channels_last)  # the model's layout: ~2x faster on a CPU
         with torch.inference_mode():
             out = pooled_features(loaded.model, batch).float().cpu()
-        with _feature_lock:
-            for i, row in zip(chunk, out):
-                features[i] = row.clone()
-                _feature_cache[(*model_key, keys[i])] = features[i]
-            while len(_feature_cache) > _FEATURE_CACHE_SIZE:
-                _feature_cache.popitem(last=False)
+        for i, row in zip(chunk, out):
+            features[i] = row.clone()
+        _features.put_many(((*model_key, keys[i]), features[i]) for i in chunk)
         done += len(chunk)
         yield done, None
     yield len(images), torch.stack(features) if features else torch.empty(0)
 
 
 def clear_feature_cache() -> None:
-    with _feature_lock:
-        _feature_cache.clear()
+    _features.discard()
 
 
 # --- training ----------------------------------------------------------------------------

@@ -8,12 +8,10 @@ A sidecar `<file>.json` holds the same config for people to read.
 """
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import timm
@@ -22,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from core import backbones
+from core.cache import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +31,7 @@ HEAD_ONLY, FULL_NETWORK = "head", "network"
 SESSION_DIR_PREFIX = "tll-session-"
 MAX_MODELS_PER_SESSION = 6  # older ones are deleted: a visitor cannot fill the disk
 
-_CACHE_SIZE = 4
-_cache: "collections.OrderedDict[tuple[str, float], backbones.LoadedModel]" = collections.OrderedDict()
-_cache_lock = threading.Lock()
+_models = LruCache(max_items=4)  # (resolved path, mtime) -> LoadedModel
 
 
 def model_config(result, name: str | None = None) -> dict:
@@ -161,16 +158,7 @@ def load_trained_model(path: str | Path) -> backbones.LoadedModel:
         key = (str(path.resolve()), path.stat().st_mtime)
     except OSError:
         raise ValueError(f"{path.name}: no such model file") from None
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    loaded = _build(path, read_config(path))
-    with _cache_lock:
-        _cache[key] = loaded
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return loaded
+    return _models.get_or_build(key, lambda: _build(path, read_config(path)))
 
 
 def forget_trained_models(paths) -> None:
@@ -178,9 +166,7 @@ def forget_trained_models(paths) -> None:
     for path in paths or []:
         path = Path(path)
         resolved = str(path.resolve())
-        with _cache_lock:
-            for key in [k for k in _cache if k[0] == resolved]:
-                _cache.pop(key, None)
+        _models.discard(lambda key: key[0] == resolved)
         for file in (path, sidecar(path)):
             try:
                 file.unlink(missing_ok=True)

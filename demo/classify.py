@@ -8,10 +8,10 @@ from core.classify import classify_image
 from core.images import ImageLoadError, limits_text, load_image
 from core.weights import load_model
 from demo import example_path
-from demo.components import ImageInput, friendly_errors, weights_badge, weights_status
+from demo.components import (PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_badge,
+                             weights_status)
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
-PRETRAINED, RANDOM = "pretrained", "random (untrained)"
 
 
 def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]]:
@@ -24,7 +24,7 @@ def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]
 
 def resolve_model(choice: str, weights_choice: str, session_models: dict | None):
     """(LoadedModel, fallback message) for a picker value; trained models come from the session."""
-    return load_model(choice, backbones.RANDOM if weights_choice == RANDOM else None, trained_models=session_models)
+    return load_model(choice, weight_kind(weights_choice), trained_models=session_models)
 
 
 def status_line(loaded, fallback: str, seconds: float | None = None) -> str:

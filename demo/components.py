@@ -32,6 +32,17 @@ class ImageInput(gr.Image):
         return str(payload.path)
 
 
+# The tabs' "Weights" radio: a backbone's own pretrained weights, or the same architecture untrained.
+PRETRAINED, RANDOM = "pretrained", "random (untrained)"
+
+
+def weight_kind(choice: str | None):
+    """The WeightKind a Weights radio choice asks core.weights.load_model for (None: the backbone's default)."""
+    from core.backbones import RANDOM as RANDOM_WEIGHTS
+
+    return RANDOM_WEIGHTS if choice == RANDOM else None
+
+
 def weights_badge(weights: str, text: str) -> str:
     """A coloured tag saying which weights are in use (impossible to miss when random), then the
     details. Plain HTML + CSS (assets/style.css): no emoji, which a classroom PC may lack fonts for."""

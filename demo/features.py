@@ -18,10 +18,9 @@ from core.features import UnknownLayer, cached_record, pretrained_available, rec
 from core.images import ImageLoadError, limits_text, load_image
 from core.weights import load_model
 from demo import example_path
-from demo.components import ImageInput, friendly_errors, weights_status
+from demo.components import PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_status
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
-PRETRAINED, RANDOM = "pretrained", "random (untrained)"
 LESSON_BACKBONE = "vgg16.tv_in1k"
 
 
@@ -67,7 +66,7 @@ def _load_image(image_path: str | None):
 def _load_model(backbone: str, weights: str):
     """(LoadedModel, fallback message): pretrained weights that cannot be had fall back to the
     bundled model, with a message that says so and what else to pick."""
-    loaded, fallback = load_model(backbone, backbones.RANDOM if weights == RANDOM else None)
+    loaded, fallback = load_model(backbone, weight_kind(weights))
     if fallback:
         fallback += f". Pick weights “{RANDOM}” to see {backbone}'s own layers with random filters."
     return loaded, fallback

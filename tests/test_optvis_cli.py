@@ -52,6 +52,28 @@ def test_ideal_writes_an_8bit_png_and_reports_its_probability(tmp_path):
         assert image.format == "PNG" and image.mode == "RGB" and image.size == (224, 224)
 
 
+
+def _png_total_variation(path) -> float:
+    """Mean absolute difference between neighbouring pixels (down + across), in [0, 1] units."""
+    pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255.0
+    return float(np.abs(np.diff(pixels, axis=0)).mean() + np.abs(np.diff(pixels, axis=1)).mean())
+
+
+def test_the_lessons_smoothness_slider_turns_plain_pixel_noise_into_smooth_shapes(tmp_path):
+    """Plain pixels, default steps: the slider's top (10) leaves at most a third of the total variation of 0
+    (measured on the written PNGs), and the smooth image is still the target class pixel for pixel."""
+    results = {}
+    for tv in ("0", "10"):
+        out = tmp_path / f"tv{tv}.png"
+        result = run_cli("ideal", "--mode", "pixel", "--target", "tabby cat", "--tv", tv, "--out", str(out),
+                         timeout=900)  # 100 plain-pixel steps: ~10 s alone, minutes on a shared 2-core box
+        assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+        results[tv] = lines(result)[-1], _png_total_variation(out)
+    (noisy, noisy_tv), (smooth, smooth_tv) = results["0"], results["10"]
+    assert noisy_tv >= 0.3  # slider 0 really is colour noise (a grey texture would hide the contrast)
+    assert smooth_tv <= noisy_tv / 3, (noisy_tv, smooth_tv)
+    assert smooth["prob_exact"] >= 0.9 and noisy["prob_exact"] >= 0.9
+
 def test_ideal_bad_input_is_a_json_error(tmp_path):
     result = run_cli("ideal", "--target", "zebra", "--out", str(tmp_path / "z.jpg"))
     assert result.returncode == 2 and ".png" in lines(result)[-1]["error"]
