@@ -32,7 +32,7 @@ from timm.data import create_transform  # noqa: E402
 from core import attack, ideal  # noqa: E402
 from core.backbones import load_backbone  # noqa: E402
 from core.images import load_image  # noqa: E402
-from core.optvis.pixels import resized_down_up  # noqa: E402
+from core.optvis.pixels import blurred, resized_down_up  # noqa: E402
 from core.optvis.render import thread_count  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -103,7 +103,7 @@ def bench_ideal(loaded, classes: list[str], out_dir: Path, reader, unit: float, 
             "class": name, "mode": mode, "seconds": round(seconds, 1), "in_forward_backward_passes": round(seconds / unit),
             "prob": round(float(reader(image)[result.target]), 4),
             "prob_exact_pixels": round(result.prob_exact, 4),
-            "prob_blur_sigma1": round(float(reader(ideal.blurred(image, 1.0))[result.target]), 4),
+            "prob_blur_sigma1": round(float(reader(blurred(image, 1.0))[result.target]), 4),
             "prob_down_up_2x": round(float(reader(resized_down_up(image, 2))[result.target]), 4),
             "tv": round(result.total_variation, 4),
         })
