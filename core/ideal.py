@@ -37,7 +37,7 @@ DEFAULT_TV = 1.0
 # pixel by about the learning rate whatever its gradient's size, so the penalty must outweigh the
 # logit's gradient pixel by pixel before it changes anything, while the robust mode's 1/f spectrum
 # is smooth already. Measured (pixel mode, 100 steps, tabby cat, 8-bit PNG): total variation 0.48 at
-# 0 -> ~0.08 at 10, still p(target) 1.0 pixel for pixel (README, "The smoothness slider").
+# 0 -> 0.07 at 10, still p(target) 1.0 pixel for pixel (README, Benchmarks; tests/test_optvis_cli.py).
 IMAGE_TV_UNIT = {ROBUST: 10.0, PIXEL: 200.0}
 # Plain pixels: large enough steps that 100 of them turn the grey start into vivid colour noise
 # (slider 0) or smooth blobs (slider 10), not a faint grey texture.
