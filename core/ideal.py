@@ -39,7 +39,7 @@ DEFAULT_TV = 1.0
 # is smooth already. Measured (pixel mode, 100 steps, tabby cat, 8-bit PNG): total variation 0.48 at
 # 0 -> 0.07 at 10, still p(target) 1.0 pixel for pixel (README, Benchmarks; tests/test_optvis_cli.py).
 IMAGE_TV_UNIT = {ROBUST: 10.0, PIXEL: 200.0}
-# Plain pixels: large enough steps that 100 of them turn the grey start into vivid colour noise
+# Plain pixels: large enough steps that 100 of them turn the faint starting noise into vivid colour noise
 # (slider 0) or smooth blobs (slider 10), not a faint grey texture.
 LEARNING_RATE = {ROBUST: 0.05, PIXEL: 0.03}
 
