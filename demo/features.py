@@ -18,6 +18,7 @@ from core.features import UnknownLayer, cached_record, pretrained_available, rec
 from core.images import ImageLoadError, limits_text, load_image
 from demo import example_path
 from demo.components import ImageInput, friendly_errors, weights_status
+from demo.notes import lesson_notes
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 PRETRAINED, RANDOM = "pretrained", "random (untrained)"
@@ -179,6 +180,7 @@ def build(context) -> None:
     from gradio.context import get_render_context
 
     tab = get_render_context()  # the gr.Tab we are built inside: compute when it is first opened
+    lesson_notes("features")
     default_backbone = LESSON_BACKBONE if pretrained_available(LESSON_BACKBONE) else backbones.BUNDLED_MODEL
     gr.Markdown(_availability_note(default_backbone), elem_classes=["tll-status"])
     record_key = gr.State(None)

@@ -11,7 +11,9 @@ import pandas as pd
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD
+from demo import cam_views, embed_view
 from demo.components import SessionJobs, friendly_errors
+from demo.notes import lesson_notes
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
@@ -266,6 +268,7 @@ def check_pets_available() -> str:
 
 def build(context) -> None:
     sample_names = datasets.sample_sets()
+    lesson_notes("finetune")
     gr.Markdown(
         "Reuse a pretrained network for **your own classes** with a few images each. "
         "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
