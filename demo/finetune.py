@@ -10,8 +10,7 @@ import pandas as pd
 
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
-from demo import MAX_UPLOAD
-from demo import cam_views, embed_view
+from demo import MAX_UPLOAD, cam_views, embed_view
 from demo.components import SessionJobs, friendly_errors
 from demo.notes import lesson_notes
 
@@ -307,6 +306,7 @@ def build(context) -> None:
             with gr.Accordion("Validation", open=False):
                 val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Held out for validation (per class, at least 1)")
                 val_zip = gr.File(label="…or a separate validation .zip (same class folders)", file_types=[".zip"],
+                                  elem_id="finetune-val-zip",
                                   height=100)
         with gr.Column(scale=4):
             gr.Markdown("#### 2 · Training")
@@ -342,6 +342,9 @@ def build(context) -> None:
                                elem_id="finetune-misclassified")
             export = gr.File(label="Download: the model (.safetensors) and its config (.json)", file_count="multiple",
                              interactive=False, elem_id="finetune-export")
+    cam_views.finetune_panel(context.session_models, [wrong, cell_gallery])
+    embed_view.build([source, uploads, zip_file, sample, pet_kind, pet_per_class, val_split, val_zip, seed],
+                     backbone, context.session_models)
 
     source.change(source_changed, source, [uploads_group, zip_group, samples_group, pets_group],
                   api_visibility="private")
