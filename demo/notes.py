@@ -58,8 +58,9 @@ like noise with a hint of texture: very many inputs excite a class, and most of 
 **variation loss** (total variation) punishes neighbouring pixels that differ, and structure appears.
 
 **Adversarial image.** A photo changed by at most 2 of 255 brightness levels per pixel (invisible) is classified as
-another class. Compare the heat maps before and after: the label flips, and often the heat barely moves. The
-network was not looking at something else; tiny changes everywhere added up in its score.
+another class. Compare the heat maps before and after: the photo looks the same, yet the evidence has moved
+(the overlap figure says how much). The new class is nowhere in the photo: a pattern too faint to see, spread over
+every pixel, adds up in the score. The network does not see the way we do.
 """,
 }
 
