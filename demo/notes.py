@@ -17,8 +17,9 @@ through the dozens of layers of a network trained on 1.2 million ImageNet photos
 **Try.**
 1. Click the cat example, then switch *Weights* to **random**: same network, same photo, meaningless answer.
    Everything the network knows is in its weights, and the weights come from training.
-2. Open **Where does it look?** and pick another class from the top-5: the heat moves to the part of the photo
-   that speaks for that class (Grad-CAM: the gradient of that class's score at the last layer with a picture).
+2. Under **Where does it look?**, pick another class from the top-5: the heat shows the part of the photo
+   that speaks for that class (Grad-CAM: the last layer's 7 × 7 activations, weighted by how much each raises
+   that class's score).
 
 **Notice.** The top-5 are often all plausible (tabby, tiger cat, Egyptian cat). A photo of something that is not
 one of the 1000 classes still gets an answer: the model can only choose among what it was taught.

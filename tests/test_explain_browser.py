@@ -64,10 +64,10 @@ def test_a_mistakes_gallery_image_shows_its_map_and_the_feature_map_draws(page, 
     train, val = mistake_zips
     page.get_by_role("tab", name="Fine-tune").click()
     page.locator("#finetune-zip input[type=file]").set_input_files(str(train))
-    page.wait_for_selector("#finetune-zip :text('train.zip')")
+    page.wait_for_selector("#finetune-zip :text('train.zip')", timeout=180_000)
     page.get_by_text("Validation", exact=True).click()
     page.locator("#finetune-val-zip input[type=file]").set_input_files(str(val))
-    page.wait_for_selector("#finetune-val-zip :text('val.zip')")
+    page.wait_for_selector("#finetune-val-zip :text('val.zip')", timeout=180_000)
     page.locator("#finetune-train").click()
     page.wait_for_selector("#finetune-status :text('Done')", timeout=180_000)
     page.locator("#finetune-misclassified img").first.click()
