@@ -124,9 +124,16 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int = 56, title: str | None = None) -> Image.Image:
+def thumb_size(count: int, size: int = 900) -> int:
+    """Thumbnail side for `count` photos: big for a handful, small for hundreds."""
+    return int(np.clip(size / max(count, 1) ** 0.5 / 2.2, 40, 110))
+
+
+def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int | None = None,
+               title: str | None = None) -> Image.Image:
     """The map as a picture: each photo as a thumbnail at its point, framed in its class colour,
     with a legend and the k-NN accuracy underneath. Later photos may cover earlier ones."""
+    thumb = thumb or thumb_size(len(fmap.labels), size)
     header, footer, margin = 64, 40, thumb // 2 + 8
     canvas = Image.new("RGB", (size, size + header + footer), "white")
     draw = ImageDraw.Draw(canvas)
@@ -157,8 +164,9 @@ def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int = 56, title
     return canvas
 
 
-def point_at(fmap: FeatureMap, x: float, y: float, size: int = 900, thumb: int = 56) -> int | None:
+def point_at(fmap: FeatureMap, x: float, y: float, size: int = 900, thumb: int | None = None) -> int | None:
     """The photo drawn nearest to pixel (x, y) of render_map's picture, or None far from all."""
+    thumb = thumb or thumb_size(len(fmap.labels), size)
     header, margin = 64, thumb // 2 + 8
     points = np.asarray(fmap.points, dtype=np.float64)
     if not len(points):

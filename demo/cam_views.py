@@ -18,7 +18,7 @@ TOP_CLASS = "__top__"
 TEXT = {
     "classify_title": "#### Where does it look?",
     "auto": "Show the heat map after each classification",
-    "class_picker": "Map for class",
+    "class_picker": "Map for class (pick one, or type a class name)",
     "top_class": "the top class",
     "show": "Show where it looks",
     "classify_map": "Heat map on the model's input crop (red: most evidence)",
@@ -76,8 +76,9 @@ def classify_panel():
     after=[events])` to connect it once the tab's other components exist."""
     gr.Markdown(TEXT["classify_title"])
     with gr.Row():
+        # custom values: any class by index or name (typed here, or sent to the /cam API)
         target = gr.Dropdown(_top_choices([]), value=TOP_CLASS, label=TEXT["class_picker"], scale=3,
-                             elem_id="classify-cam-target")
+                             allow_custom_value=True, filterable=True, elem_id="classify-cam-target")
         auto = gr.Checkbox(True, label=TEXT["auto"], scale=2)
     show = gr.Button(TEXT["show"], size="sm", elem_id="classify-cam-run")
     overlay = gr.Image(label=TEXT["classify_map"], height=240, interactive=False, format="jpeg",

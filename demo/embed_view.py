@@ -111,8 +111,10 @@ def build(data_inputs: list, backbone, session_models) -> None:
             draw = gr.Button(TEXT["draw"], variant="secondary", scale=2, elem_id="embed-draw")
         summary = gr.Markdown(elem_id="embed-summary")
         with gr.Row():
-            maps = {which: gr.Image(label=TEXT[which], interactive=False, format="jpeg", height=520,
-                                    elem_id=f"embed-{which}", visible=which != "trained", buttons=["fullscreen"])
+            # no label box: it would cover the title and legend drawn on the map itself
+            maps = {which: gr.Image(label=TEXT[which], show_label=False, interactive=False, format="jpeg",
+                                    height=560, elem_id=f"embed-{which}", visible=which != "trained",
+                                    buttons=["fullscreen"])
                     for which in WHICH}
         picked_text = gr.Markdown(elem_id="embed-picked")
         picked = gr.Gallery(label=TEXT["neighbours"], columns=6, height=200, elem_id="embed-neighbours")

@@ -83,11 +83,13 @@ def test_a_mistakes_gallery_image_shows_its_map_and_the_feature_map_draws(page, 
     assert "pretrained" in summary and "random weights" in summary
     box = page.locator("#embed-pretrained img").bounding_box()
     # click near the middle of the map's drawing area until a photo is hit (points are spread out)
-    for fx, fy in ((0.5, 0.5), (0.3, 0.5), (0.7, 0.5), (0.5, 0.3), (0.5, 0.7), (0.2, 0.3), (0.8, 0.7)):
+    for fx, fy in [(x / 6, y / 6) for y in range(1, 6) for x in range(1, 6)]:
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(1000)
         if "nearest neighbours" in page.locator("#embed-picked").inner_text():
             break
+    assert "nearest neighbours" in page.locator("#embed-picked").inner_text()
+    assert page.locator("#embed-neighbours img").count() >= 6  # the photo and its 5 neighbours
     shot(page, "embed-map", page.locator("#embed-panel"))
     shot(page, "finetune-full")
 
