@@ -21,6 +21,7 @@ from core import backbones
 PCA, TSNE = "pca", "tsne"
 METHODS = (PCA, TSNE)
 KNN_K = 5
+HEADER = 76  # pixels above the map for its title and legend
 # Class colours (colour-blind-safe Okabe-Ito order), also on a projector.
 CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
 TEXT = {
@@ -134,7 +135,7 @@ def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int | None = No
     """The map as a picture: each photo as a thumbnail at its point, framed in its class colour,
     with a legend and the k-NN accuracy underneath. Later photos may cover earlier ones."""
     thumb = thumb or thumb_size(len(fmap.labels), size)
-    header, footer, margin = 64, 40, thumb // 2 + 8
+    header, footer, margin = HEADER, 44, thumb // 2 + 8
     canvas = Image.new("RGB", (size, size + header + footer), "white")
     draw = ImageDraw.Draw(canvas)
     points = np.asarray(fmap.points, dtype=np.float64)
@@ -152,22 +153,22 @@ def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int | None = No
         canvas.paste(photo, (x, y))
     title = title or TEXT["title"].format(model=fmap.model.split(".")[0], weights=fmap.weights,
                                           method=fmap.method.upper().replace("TSNE", "t-SNE"))
-    draw.text((16, 10), title, fill="black", font=_font(24))
+    draw.text((16, 8), title, fill="black", font=_font(30))
     x = 16
     for number, name in enumerate(fmap.class_names):
         colour = CLASS_COLORS[number % len(CLASS_COLORS)]
-        draw.rectangle((x, 42, x + 16, 58), fill=colour)
-        draw.text((x + 22, 40), name, fill="black", font=_font(18))
-        x += 40 + int(draw.textlength(name, font=_font(18)))
+        draw.rectangle((x, 46, x + 22, 68), fill=colour)
+        draw.text((x + 30, 44), name, fill="black", font=_font(24))
+        x += 50 + int(draw.textlength(name, font=_font(24)))
     knn = TEXT["knn"].format(acc=fmap.knn_acc, dims=fmap.features.shape[1])
-    draw.text((16, size + header + 8), knn, fill="black", font=_font(20))
+    draw.text((16, size + header + 8), knn, fill="black", font=_font(22))
     return canvas
 
 
 def point_at(fmap: FeatureMap, x: float, y: float, size: int = 900, thumb: int | None = None) -> int | None:
     """The photo drawn nearest to pixel (x, y) of render_map's picture, or None far from all."""
     thumb = thumb or thumb_size(len(fmap.labels), size)
-    header, margin = 64, thumb // 2 + 8
+    header, margin = HEADER, thumb // 2 + 8
     points = np.asarray(fmap.points, dtype=np.float64)
     if not len(points):
         return None
