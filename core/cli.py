@@ -21,6 +21,8 @@ COMMANDS = {
     "attack": ("core.optvis_cli", "adversarial images: a tiny change that makes the model see another class"),
     "features": ("core.features_cli", "feature maps of one image at any layer, as a picture + JSON"),
     "train": ("core.finetune_cli", "fine-tune a backbone on a folder or .zip of class folders"),
+    "embed": ("core.embed_cli", "the feature-space map: photos placed by their features, with k-NN accuracy"),
+    "cam": ("core.cam_cli", "where the model looks: a class activation map (Grad-CAM) over its input crop"),
 }
 
 

@@ -8,8 +8,10 @@ from core.classify import classify_image
 from core.images import ImageLoadError, limits_text, load_image
 from core.weights import load_model
 from demo import example_path
+from demo import cam_views
 from demo.components import (PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_badge,
                              weights_status)
+from demo.notes import lesson_notes
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 
@@ -68,6 +70,7 @@ def describe_backbone(backbone: str, weights: str, session_models: dict | None =
 
 
 def build(context) -> None:
+    lesson_notes("classify")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             image = ImageInput(label="Your image", type="filepath", sources=["upload", "webcam", "clipboard"], height=360)
@@ -84,6 +87,7 @@ def build(context) -> None:
                                  elem_classes=["tll-status"])
             crop = gr.Image(label="What the model sees (its exact input crop)", height=240, interactive=False, format="jpeg",
                             elem_id="classify-crop")
+            wire_map = cam_views.classify_panel()
     context.classify_backbone = backbone
     context.after_training.append(
         lambda training: training.then(refresh_backbones, context.session_models, backbone,
@@ -91,11 +95,12 @@ def build(context) -> None:
 
     inputs = [image, backbone, weights, context.session_models]
     outputs = [labels, crop, status]
-    run.click(classify, inputs, outputs, api_name="classify", concurrency_limit=4, concurrency_id="classify")
+    clicked = run.click(classify, inputs, outputs, api_name="classify", concurrency_limit=4, concurrency_id="classify")
     # Any new image (upload, webcam, paste, example click) is classified at once.
     # Events sharing a concurrency_id get the smallest limit among them: give each the same one.
-    image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify",
-                 concurrency_limit=4)
+    changed = image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify",
+                           concurrency_limit=4)
+    wire_map(image, backbone, weights, context.session_models, after=[clicked, changed])  # maps: their own queue
     for control in (backbone, weights):
         control.change(describe_backbone, [backbone, weights, context.session_models], status,
                        api_visibility="private", concurrency_id="classify", concurrency_limit=4)

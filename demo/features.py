@@ -19,6 +19,7 @@ from core.images import ImageLoadError, limits_text, load_image
 from core.weights import load_model
 from demo import example_path
 from demo.components import PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_status
+from demo.notes import lesson_notes
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 LESSON_BACKBONE = "vgg16.tv_in1k"
@@ -177,6 +178,7 @@ def build(context) -> None:
     from gradio.context import get_render_context
 
     tab = get_render_context()  # the gr.Tab we are built inside: compute when it is first opened
+    lesson_notes("features")
     default_backbone = LESSON_BACKBONE if pretrained_available(LESSON_BACKBONE) else backbones.BUNDLED_MODEL
     gr.Markdown(_availability_note(default_backbone), elem_classes=["tll-status"])
     record_key = gr.State(None)

@@ -10,9 +10,10 @@ import pandas as pd
 
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
-from demo import MAX_UPLOAD
+from demo import MAX_UPLOAD, cam_views, embed_view
 from demo.components import friendly_errors
 from demo.jobs import SessionJobs
+from demo.notes import lesson_notes
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
@@ -143,8 +144,13 @@ class TrainingView:
         return TrainingForm(**{name: values[component] for name, component in self.form.items()})
 
 
+# The TrainingForm fields that say which photos to use (other panels, e.g. the feature map, read these too).
+DATA_FIELDS = ("source", "uploads", "zip_file", "sample_name", "pet_kind", "pet_per_class", "val_split", "val_zip",
+               "seed")
+
+
 def load_training_data(form: TrainingForm):
-    """(image set, train set, validation set) from whichever source is chosen."""
+    """(image set, train set, validation set) from whichever source is chosen; `form` needs only DATA_FIELDS."""
     source, uploads, zip_file, sample_name = form.source, form.uploads, form.zip_file, form.sample_name
     pet_kind, pet_per_class, val_split, val_zip, seed = (form.pet_kind, form.pet_per_class, form.val_split,
                                                          form.val_zip, form.seed)
@@ -313,6 +319,7 @@ def check_pets_available() -> str:
 
 def build(context) -> None:
     sample_names = datasets.sample_sets()
+    lesson_notes("finetune")
     gr.Markdown(
         "Reuse a pretrained network for **your own classes** with a few images each. "
         "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
@@ -351,6 +358,7 @@ def build(context) -> None:
             with gr.Accordion("Validation", open=False):
                 val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Held out for validation (per class, at least 1)")
                 val_zip = gr.File(label="…or a separate validation .zip (same class folders)", file_types=[".zip"],
+                                  elem_id="finetune-val-zip",
                                   height=100)
         with gr.Column(scale=4):
             gr.Markdown("#### 2 · Training")
@@ -386,6 +394,9 @@ def build(context) -> None:
                                elem_id="finetune-misclassified")
             export = gr.File(label="Download: the model (.safetensors) and its config (.json)", file_count="multiple",
                              interactive=False, elem_id="finetune-export")
+    cam_views.finetune_panel(context.session_models, [wrong, cell_gallery])
+    embed_view.build([source, uploads, zip_file, sample, pet_kind, pet_per_class, val_split, val_zip, seed],
+                     backbone, context.session_models)
 
     source.change(source_changed, source, [uploads_group, zip_group, samples_group, pets_group],
                   api_visibility="private")

@@ -22,9 +22,10 @@ from core.imagenet import class_names, resolve_class, short_name
 from core.images import ImageLoadError, limits_text, load_image
 from core.optvis.pixels import to_pil
 from core.weights import load_model
-from demo import example_path
+from demo import cam_views, example_path
 from demo.components import ImageInput, friendly_errors, weights_badge
 from demo.jobs import SessionJobs
+from demo.notes import lesson_notes
 
 ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
 START_CHOICES = [("noise", "noise"), ("grey", "grey"), ("your photo", "photo")]
@@ -175,6 +176,7 @@ def build(context) -> None:
         "Optimise the **image**, not the weights: the network is frozen and gradient ascent changes pixels. "
         + weights_badge(backbones.BUNDLED, backbones.status_text(backbones.BUNDLED_MODEL, backbones.BUNDLED,
                                                                  backbones.BUNDLED_NOTE)))
+    lesson_notes("optimize")
     choices = class_choices()
     with gr.Tabs():
         with gr.Tab("Ideal image"):
@@ -259,6 +261,7 @@ def _build_attack(choices) -> None:
                 after = gr.Label(num_top_classes=5, label="Top-5 after (PNG re-read)", elem_id="attack-after")
             report = gr.Markdown(elem_id="attack-report")
             download = gr.File(label="Adversarial image (8-bit PNG)", interactive=False)
-    run.click(run_attack, [source, target, eps, steps, tv, method],
-              [original, change, adversarial, before, after, report, download],
-              api_name="attack", concurrency_limit=2, concurrency_id="optvis")
+    attacked = run.click(run_attack, [source, target, eps, steps, tv, method],
+                         [original, change, adversarial, before, after, report, download],
+                         api_name="attack", concurrency_limit=2, concurrency_id="optvis")
+    cam_views.attack_panel(attacked, original, adversarial)  # maps before/after, chained: their own queue
