@@ -1,6 +1,8 @@
 """Classify tab: an image in, top-5 ImageNet labels out, and the crop the model saw."""
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from core import backbones
@@ -14,6 +16,8 @@ PRETRAINED, RANDOM = "pretrained", "random (untrained)"
 # Requests classified at once: they share forward passes (core.batching), so a class of 30 runs in
 # batches of up to 8 rather than one at a time.
 CONCURRENT_CALLS = 8
+# TLL_SHARED_FORWARD=0: every request runs its own forward pass (a baseline for scripts/load_test.py).
+FORWARD = shared_forward if os.environ.get("TLL_SHARED_FORWARD", "1") != "0" else None
 
 
 def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]]:
@@ -55,7 +59,7 @@ def classify(image_path: str | None, backbone: str = backbones.BUNDLED_MODEL, we
         raise gr.Error(str(error)) from None
     loaded, fallback = resolve_model(backbone or backbones.BUNDLED_MODEL, weights, session_models)
     # Concurrent visitors' images go through one forward pass (one network thread, no CPU fight).
-    result = classify_image(loaded, image, k=5, forward=shared_forward)
+    result = classify_image(loaded, image, k=5, forward=FORWARD)
     label = {item["label"]: item["prob"] for item in result["top"]}
     return label, result["crop"], status_line(loaded, fallback, result["seconds"])
 
