@@ -7,6 +7,12 @@ preprocessed tensor in a queue and waits; the worker takes everything that has q
 previous pass ran (up to `max_batch`, same model and input size) and runs it as one batch.
 Nothing waits for a batch to fill: a lone visitor's image runs at once, so one client sees no delay,
 and under load the batches grow by themselves. Errors reach every request of their batch.
+
+Measured (issue 14), and why the web app leaves it off unless TLL_SHARED_FORWARD=1: alone, 8 threads
+× 48 images ran 62 ms/image shared vs 90 ms/image each on its own; but beside one Python-busy thread
+(a web server's event loop is one) the single network thread must win the GIL back after every one
+of the network's ~300 ops and waits a switch interval each time: 643 vs 233 ms/image. Running the
+whole forward without the GIL (a TorchScript / exported graph) is the way to make it pay off.
 """
 from __future__ import annotations
 

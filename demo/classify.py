@@ -13,12 +13,12 @@ from demo.components import ImageInput, friendly_errors, weights_badge, weights_
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 PRETRAINED, RANDOM = "pretrained", "random (untrained)"
-# Requests classified at once: they share forward passes (core.batching), so a class of 30 runs in
-# batches of up to 8 rather than one at a time.
-CONCURRENT_CALLS = 8
-# TLL_SHARED_FORWARD=0: every request runs its own forward pass (a baseline for scripts/load_test.py).
-FORWARD = shared_forward if os.environ.get("TLL_SHARED_FORWARD", "1") != "0" else None
-
+# Requests classified at once (each runs its own forward pass).
+CONCURRENT_CALLS = 4
+# TLL_SHARED_FORWARD=1: concurrent requests share forward passes on one network thread (core.batching).
+# Off by default: on a busy 2-core server that thread loses the GIL after every op (measured 2.8x slower
+# per image beside one Python-busy thread; 20 load-test clients: 20 calls vs 42 in 20 s).
+FORWARD = shared_forward if os.environ.get("TLL_SHARED_FORWARD", "0") == "1" else None
 
 def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]]:
     """(shown title, value) pairs: the stock backbones, then this visitor's trained models."""
@@ -58,7 +58,6 @@ def classify(image_path: str | None, backbone: str = backbones.BUNDLED_MODEL, we
     except ImageLoadError as error:
         raise gr.Error(str(error)) from None
     loaded, fallback = resolve_model(backbone or backbones.BUNDLED_MODEL, weights, session_models)
-    # Concurrent visitors' images go through one forward pass (one network thread, no CPU fight).
     result = classify_image(loaded, image, k=5, forward=FORWARD)
     label = {item["label"]: item["prob"] for item in result["top"]}
     return label, result["crop"], status_line(loaded, fallback, result["seconds"])
@@ -97,7 +96,8 @@ def build(context) -> None:
 
     inputs = [image, backbone, weights, context.session_models]
     outputs = [labels, crop, status]
-    run.click(classify, inputs, outputs, api_name="classify", concurrency_limit=CONCURRENT_CALLS, concurrency_id="classify")
+    run.click(classify, inputs, outputs, api_name="classify", concurrency_limit=CONCURRENT_CALLS,
+              concurrency_id="classify")
     # Any new image (upload, webcam, paste, example click) is classified at once.
     # Events sharing a concurrency_id get the smallest limit among them: give each the same one.
     image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify",

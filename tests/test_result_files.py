@@ -56,7 +56,9 @@ def test_concurrent_clients_download_every_result_whole(app_url, tmp_path):
     from gradio_client import Client, handle_file
 
     def visitor(index: int) -> list[int]:
-        client = Client(app_url, verbose=False, download_files=str(tmp_path / str(index)))
+        # A generous timeout: this test is about whole files, not speed (httpx's 5 s default fails on a busy CI box).
+        client = Client(app_url, verbose=False, download_files=str(tmp_path / str(index)),
+                        httpx_kwargs={"timeout": 60})
         sizes = []
         for _ in range(3):
             labels, crop, _ = client.predict(handle_file("assets/chelsea.png"), api_name="/classify")
