@@ -41,7 +41,10 @@ def warm_up() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    from demo import classify, features, finetune, optimize
+    from demo import classify, features, finetune, optimize, result_files
+
+    # Shared result files must never be rewritten in place while someone downloads them (issue 14).
+    result_files.install()
 
     tabs = [("Classify", classify.build), ("Fine-tune", finetune.build), ("Feature maps", features.build),
             ("Ideal & adversarial images", optimize.build)]

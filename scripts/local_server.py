@@ -12,15 +12,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_server(timeout_s: float = 120) -> tuple[subprocess.Popen, str, float]:
-    """(process, url, seconds until the page was served). Offline, as in a classroom."""
+def start_server(timeout_s: float = 120, root: str | Path | None = None,
+                 env: dict | None = None) -> tuple[subprocess.Popen, str, float]:
+    """(process, url, seconds until the page was served). Offline, as in a classroom.
+    `root`: another checkout to serve (a baseline); `env`: extra environment for the server."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=root or ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(os.environ, HF_HUB_OFFLINE="1"))
+                              env=dict(os.environ, HF_HUB_OFFLINE="1", **(env or {})))
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < timeout_s:
         try:
