@@ -10,7 +10,7 @@ import pandas as pd
 
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
-from demo import MAX_UPLOAD
+from demo import MAX_UPLOAD, webcam
 from demo.components import SessionJobs, friendly_errors
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
@@ -283,6 +283,7 @@ def build(context) -> None:
                     add = gr.Button("Add class", variant="secondary")
                     clear = gr.Button("Remove all classes")
                 classes_text = gr.Markdown(_class_list_text({}))
+                webcam.build(uploads, classes_text, _class_list_text)  # photos from the webcam, class by class
             with gr.Group(visible=True) as zip_group:
                 zip_file = gr.File(label=".zip with one folder per class (e.g. cat/…, dog/…)", file_types=[".zip"],
                                    elem_id="finetune-zip", height=120)
