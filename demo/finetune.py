@@ -278,12 +278,13 @@ def build(context) -> None:
             source = gr.Radio(SOURCES, value=ZIP, label="Train on", elem_id="finetune-source")
             with gr.Group(visible=False) as uploads_group:
                 class_name = gr.Textbox(label="Class name", placeholder="e.g. cat")
-                class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120)
+                class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120,
+                                      elem_id="finetune-class-files")
                 with gr.Row():
-                    add = gr.Button("Add class", variant="secondary")
+                    add = gr.Button("Add class", variant="secondary", elem_id="finetune-add-class")
                     clear = gr.Button("Remove all classes")
-                classes_text = gr.Markdown(_class_list_text({}))
-                webcam.build(uploads, classes_text, _class_list_text)  # photos from the webcam, class by class
+                classes_text = gr.Markdown(_class_list_text({}), elem_id="finetune-classes")
+                redraw_webcam = webcam.build(uploads, classes_text, _class_list_text)  # webcam photos, class by class
             with gr.Group(visible=True) as zip_group:
                 zip_file = gr.File(label=".zip with one folder per class (e.g. cat/…, dog/…)", file_types=[".zip"],
                                    elem_id="finetune-zip", height=120)
@@ -339,8 +340,8 @@ def build(context) -> None:
                   api_visibility="private")
     source.change(lambda s: check_pets_available() if s == PETS else "", source, pets_note, api_visibility="private")
     add.click(add_class, [class_name, class_files, uploads], [uploads, classes_text, class_name, class_files],
-              api_visibility="private")
-    clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private")
+              api_visibility="private").then(**redraw_webcam)
+    clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private").then(**redraw_webcam)
     mode.change(mode_changed, mode, epochs, api_visibility="private")
 
     outputs = [loss_plot, acc_plot, status, history, results, per_class, confusion, wrong, export, last_run,

@@ -25,7 +25,7 @@ from core.images import MAX_FILE_BYTES, ImageLoadError
 from demo.components import SessionJobs
 
 BURST_FRAMES = 10
-STREAM_EVERY = 0.3  # seconds between frames sent by the browser while the camera records
+STREAM_EVERY = 0.5  # seconds between frames sent by the browser while the camera records
 FRESH_SECONDS = 3.0  # a frame older than this means the camera stopped
 STREAM_TIME_LIMIT = 900  # seconds of server time per recording (the frames are cheap: a copy each)
 MAX_CLASSES = min(datasets.MAX_CLASSES, 20)  # as for uploads, one by one
@@ -59,7 +59,6 @@ TEXT = {
     "bad_frame": "The camera frame did not arrive intact: please try again.",
     "frame_too_big": f"The camera frame is over the {MAX_FILE_BYTES // 2**20} MB limit.",
     "burst_running": "Capturing a burst of {count} photos into **{name}**: keep moving a little…",
-    "burst_done": "Burst done.",
     "count": "**{name}**: {count} photo(s), {webcam} from the webcam.",
     "advice": " Capture at least {most} per class (and a little variety) before training.",
     "select_first": "Click a photo first, then Delete.",
@@ -139,20 +138,46 @@ def _fresh(latest) -> bool:
     return bool(latest) and time.monotonic() - latest[0] <= FRESH_SECONDS
 
 
+_list_text = lambda uploads: ""  # noqa: E731 - the tab's class-list renderer, set by build()
+
+
+def view(uploads: dict, name: str | None, request=None) -> tuple:
+    """What shows the set: (class picker, thumbnails, status, the tab's class list, no selection)."""
+    uploads = uploads or {}
+    names = list(uploads)
+    name = name if name in names else (names[-1] if names else None)
+    picker = gr.update(choices=names, value=name)
+    if name is None:
+        return picker, gr.update(value=[], label=TEXT["gallery"]), TEXT["empty"], _list_text(uploads), None
+    files = uploads[name]
+    folder = session_folder(request, create=False)
+    webcam = sum(capture.is_frame_of(path, folder) for path in files)
+    note = TEXT["count"].format(name=name, count=len(files), webcam=webcam)
+    if len(files) < MIN_ADVISED:
+        note += TEXT["advice"].format(most=MIN_ADVISED)
+    gallery = gr.update(value=[(path, str(number)) for number, path in enumerate(files, 1)],
+                        label=TEXT["gallery_of"].format(name=name))
+    return picker, gallery, note, _list_text(uploads), None
+
+
+VIEW_SIZE = 5
+SKIP_VIEW = tuple(gr.skip() for _ in range(VIEW_SIZE))
+
+
 def on_frame(frame, burst_left: int, name: str, uploads: dict, request: gr.Request = None):
-    """Every streamed frame: remember it; during a burst, also add it to the class."""
+    """Every streamed frame: remember it; during a burst, also add it to the class.
+    Returns (latest frame, frames left in the burst, set, *view)."""
     if frame is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), *SKIP_VIEW
     latest = (time.monotonic(), frame)
     if not burst_left:
-        return latest, gr.skip(), gr.skip(), gr.skip()
+        return latest, gr.skip(), gr.skip(), *SKIP_VIEW
     try:
         uploads = _add_frame(frame, name, uploads, request)
     except gr.Error as error:  # end the burst, say why, keep the stream running
-        return latest, 0, gr.skip(), f"**{error.message}**"
-    left = int(burst_left) - 1
-    note = TEXT["burst_done"] if left == 0 else gr.skip()
-    return latest, left, uploads, note
+        picker, gallery, _, listing, selected = view(uploads, name, request)
+        return latest, 0, gr.skip(), picker, gallery, f"**{error.message}**", listing, selected
+    return latest, int(burst_left) - 1, uploads, *view(uploads, name, request)
 
 
 def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
@@ -160,7 +185,8 @@ def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
         raise gr.Error(TEXT["no_class"])
     if not _fresh(latest):
         raise gr.Error(TEXT["no_frame"])
-    return _add_frame(latest[1], name, uploads, request)
+    uploads = _add_frame(latest[1], name, uploads, request)
+    return uploads, *view(uploads, name, request)
 
 
 def start_burst(latest, name: str, uploads: dict):
@@ -171,7 +197,7 @@ def start_burst(latest, name: str, uploads: dict):
     return BURST_FRAMES, TEXT["burst_running"].format(count=BURST_FRAMES, name=name)
 
 
-def add_class(name: str, uploads: dict):
+def add_class(name: str, uploads: dict, request: gr.Request = None):
     uploads = dict(uploads or {})
     try:
         name = datasets.clean_class_name(name or "")
@@ -182,46 +208,27 @@ def add_class(name: str, uploads: dict):
     if len(uploads) >= MAX_CLASSES:
         raise gr.Error(TEXT["too_many_classes"])
     uploads[name] = []
-    return uploads, gr.update(choices=list(uploads), value=name), ""
-
-
-def _class_view(uploads: dict, name: str | None, request) -> tuple:
-    """(gallery update, status text) for one class."""
-    if not name or name not in (uploads or {}):
-        return gr.update(value=[], label=TEXT["gallery"]), TEXT["empty"] if not uploads else ""
-    files = uploads[name]
-    folder = session_folder(request, create=False)
-    webcam = sum(capture.is_frame_of(path, folder) for path in files)
-    note = TEXT["count"].format(name=name, count=len(files), webcam=webcam)
-    if len(files) < MIN_ADVISED:
-        note += TEXT["advice"].format(most=MIN_ADVISED)
-    gallery = [(path, str(number)) for number, path in enumerate(files, 1)]
-    return gr.update(value=gallery, label=TEXT["gallery_of"].format(name=name)), note
+    return uploads, "", *view(uploads, name, request)
 
 
 def show_class(uploads: dict, name: str, request: gr.Request = None):
-    gallery, note = _class_view(uploads, name, request)
-    return gallery, note, None
+    return view(uploads, name, request)
 
 
-def refresh(uploads: dict, name: str, class_list_text, request: gr.Request = None):
-    """The set changed (here, or by uploads in the tab): class picker, thumbnails, counts. Frames
-    no class refers to any more (a deleted class, "Remove all classes") are deleted."""
-    uploads = uploads or {}
-    names = list(uploads)
-    name = name if name in names else (names[-1] if names else None)
+def sync(uploads: dict, name: str, request: gr.Request = None):
+    """The set changed elsewhere in the tab (uploads added, "Remove all classes"): redraw, and
+    delete the frames no class lists any more."""
     folder = session_folder(request, create=False)
     if folder is not None and folder.exists():
-        # Only frames unreferenced for a while: a burst may have saved one the state here misses yet.
-        kept = {str(Path(p).resolve()) for files in uploads.values() for p in files}
+        # Only frames unlisted for a while: a burst may have saved one that this state misses yet.
+        kept = {str(Path(p).resolve()) for files in (uploads or {}).values() for p in files}
         for path in folder.iterdir():
             try:
                 if str(path.resolve()) not in kept and time.time() - path.stat().st_mtime > ORPHAN_SECONDS:
                     path.unlink(missing_ok=True)
             except OSError:  # deleted meanwhile
                 pass
-    gallery, note = _class_view(uploads, name, request)
-    return gr.update(choices=names, value=name), gallery, note, class_list_text(uploads), None
+    return view(uploads, name, request)
 
 
 def pick(evt: gr.SelectData):
@@ -236,7 +243,7 @@ def delete_selected(selected, name: str, uploads: dict, request: gr.Request = No
     capture.delete_frame(files.pop(selected), session_folder(request, create=False))
     uploads[name] = files
     gr.Info(TEXT["deleted"].format(number=selected + 1, name=name))
-    return uploads
+    return uploads, *view(uploads, name, request)
 
 
 def remove_class(name: str, uploads: dict, request: gr.Request = None):
@@ -247,16 +254,17 @@ def remove_class(name: str, uploads: dict, request: gr.Request = None):
     for path in uploads.pop(name):
         capture.delete_frame(path, folder)
     gr.Info(TEXT["removed"].format(name=name))
-    return uploads
+    return uploads, *view(uploads, None, request)
 
 
 # --- layout and wiring ------------------------------------------------------------------------
 
-def build(uploads: gr.State, classes_text: gr.Markdown, class_list_text) -> None:
+def build(uploads: gr.State, classes_text: gr.Markdown, class_list_text) -> dict:
     """The webcam panel, inside the Fine-tune tab's "class by class" data source.
 
     `uploads` is the tab's {class name: [paths]} state; `classes_text` its class list, redrawn
-    with `class_list_text(uploads)` whenever the set changes."""
+    with `class_list_text(uploads)` whenever the set changes here. Returns the keyword arguments
+    of a `.then(...)` that redraws the panel after the tab changes the set itself."""
     latest = gr.State(None)  # (monotonic time, JPEG bytes) of the last streamed frame
     burst_left = gr.State(0)
     selected = gr.State(None)  # index of the clicked thumbnail
@@ -282,18 +290,19 @@ def build(uploads: gr.State, classes_text: gr.Markdown, class_list_text) -> None
             delete = gr.Button(TEXT["delete"], size="sm", elem_id="webcam-delete")
             remove = gr.Button(TEXT["remove_class"], size="sm", variant="stop", elem_id="webcam-remove-class")
 
+    global _list_text
+    _list_text = class_list_text
+    shown = [target, gallery, note, classes_text, selected]  # what view() returns
     private = dict(api_visibility="private", show_progress="hidden")
-    camera.stream(on_frame, [camera, burst_left, target, uploads], [latest, burst_left, uploads, note],
+    camera.stream(on_frame, [camera, burst_left, target, uploads], [latest, burst_left, uploads, *shown],
                   stream_every=STREAM_EVERY, time_limit=STREAM_TIME_LIMIT, concurrency_limit=None, **private)
     for trigger in (add.click, new_name.submit):
-        trigger(add_class, [new_name, uploads], [uploads, target, new_name], **private)
-    capture_button.click(capture_one, [latest, target, uploads], uploads, **private)
+        trigger(add_class, [new_name, uploads], [uploads, new_name, *shown], **private)
+    capture_button.click(capture_one, [latest, target, uploads], [uploads, *shown], **private)
     burst.click(start_burst, [latest, target, uploads], [burst_left, note], **private)
-    target.input(show_class, [uploads, target], [gallery, note, selected], **private)
+    target.input(show_class, [uploads, target], shown, **private)
     gallery.select(pick, None, selected, **private)
-    delete.click(delete_selected, [selected, target, uploads], uploads, **private)
-    remove.click(remove_class, [target, uploads], uploads, **private)
-    def set_changed(uploads_value: dict, name: str, request: gr.Request):
-        return refresh(uploads_value, name, class_list_text, request)
-
-    uploads.change(set_changed, [uploads, target], [target, gallery, note, classes_text, selected], **private)
+    delete.click(delete_selected, [selected, target, uploads], [uploads, *shown], **private)
+    remove.click(remove_class, [target, uploads], [uploads, *shown], **private)
+    # For the tab: `event.then(**redraw)` after anything else that changes the set.
+    return dict(fn=sync, inputs=[uploads, target], outputs=shown, **private)
