@@ -130,6 +130,10 @@ def _results_text(result, run_name: str, image_set) -> str:
     if result.mode == finetune.FROZEN:
         detail += f" (of which {result.feature_seconds:.1f} s computing backbone features, once per image)"
     lines.append(detail + ".")
+    if image_set.source.startswith("Oxford-IIIT Pet"):
+        from core.pets import ATTRIBUTION
+
+        lines.append(f"<small>Photos: {ATTRIBUTION}.</small>")
     if image_set.skipped:
         shown = "; ".join(reason if name in reason else f"{name}: {reason}" for name, reason in image_set.skipped[:8])
         more = f" … and {len(image_set.skipped) - 8} more" if len(image_set.skipped) > 8 else ""
