@@ -321,63 +321,12 @@ def load_sample_set(name: str) -> ImageSet:
     return load_any(root / name)
 
 
-# --- Oxford-IIIT Pet from the hub (needs the network) -------------------------------------
-
-PET_REPO = "timm/oxford-iiit-pet"
-# Breeds whose name starts with a capital letter are cats in the original dataset's convention.
-PET_CATS = {"Abyssinian", "Bengal", "Birman", "Bombay", "British_Shorthair", "Egyptian_Mau", "Maine_Coon",
-            "Persian", "Ragdoll", "Russian_Blue", "Siamese", "Sphynx"}
-
+# --- Oxford-IIIT Pet from the hub (core.pets) ----------------------------------------------
 
 def oxford_pet_sample(per_class: int = 10, cats_vs_dogs: bool = True, seed: int = 0) -> ImageSet:
     """A small sample of Oxford-IIIT Pet (CC BY-SA 4.0): cat vs dog, or the 37 breeds.
 
-    Needs the network (or a local hub cache) and pyarrow; otherwise DatasetError says which.
-    Never hangs: core.hub probes the host first.
-    """
-    from core import hub
+    Cached after the first download; without network and cache, DatasetError within seconds."""
+    from core import pets
 
-    if hub.offline_mode() or not hub.hub_reachable():
-        raise DatasetError("the Oxford-IIIT Pet sample needs the network: the Hugging Face hub is unreachable")
-    try:
-        import pyarrow.parquet as parquet
-    except ImportError:
-        raise DatasetError("the Oxford-IIIT Pet sample needs the pyarrow package (pip install pyarrow)") from None
-    try:
-        from huggingface_hub import list_repo_files
-
-        files = sorted(f for f in list_repo_files(PET_REPO, repo_type="dataset")
-                       if f.endswith(".parquet") and "test" in f)
-    except Exception as error:  # network, auth or layout trouble: one clear message
-        raise DatasetError(f"could not list {PET_REPO} ({type(error).__name__})") from None
-    if not files:
-        raise DatasetError(f"{PET_REPO} has no parquet files where expected")
-    try:
-        from huggingface_hub import hf_hub_download
-
-        table = parquet.read_table(hf_hub_download(PET_REPO, files[0], repo_type="dataset"))
-    except Exception as error:
-        raise DatasetError(f"could not download {PET_REPO} ({type(error).__name__})") from None
-    rows = table.to_pylist()
-    label_names = _pet_label_names(table)
-    rng = random.Random(seed)
-    rng.shuffle(rows)
-    per: dict[str, list] = {}
-    for row in rows:
-        breed = label_names[row["label"]] if label_names else str(row["label"])
-        name = ("cat" if breed.replace(" ", "_") in PET_CATS else "dog") if cats_vs_dogs else breed
-        bucket = per.setdefault(name, [])
-        image = row.get("image") or {}
-        if len(bucket) < per_class and image.get("bytes"):
-            bucket.append((f"{name}/{image.get('path') or len(bucket)}", image["bytes"]))
-    return from_sources(dict(sorted(per.items())), source=f"{PET_REPO} (CC BY-SA 4.0)")
-
-
-def _pet_label_names(table) -> list[str]:
-    import json
-
-    try:
-        info = json.loads(table.schema.metadata[b"huggingface"])
-        return info["info"]["features"]["label"]["names"]
-    except Exception:  # noqa: BLE001 - names are a nicety; indices still work
-        return []
+    return pets.load_sample(per_class, breeds=not cats_vs_dogs, seed=seed)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from core import backbones, datasets, finetune
 from core.images import limits_text as image_limits_text
-from demo import MAX_UPLOAD, cam_views, embed_view
+from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
@@ -189,6 +189,10 @@ def _results_text(result, run_name: str, image_set) -> str:
     if result.mode == finetune.FROZEN:
         detail += f" (of which {result.feature_seconds:.1f} s computing backbone features, once per image)"
     lines.append(detail + ".")
+    if image_set.source.startswith("Oxford-IIIT Pet"):
+        from core.pets import ATTRIBUTION
+
+        lines.append(f"<small>Photos: {ATTRIBUTION}.</small>")
     if image_set.skipped:
         shown = "; ".join(reason if name in reason else f"{name}: {reason}" for name, reason in image_set.skipped[:8])
         more = f" … and {len(image_set.skipped) - 8} more" if len(image_set.skipped) > 8 else ""
@@ -306,15 +310,9 @@ def source_changed(source: str):
 
 
 def check_pets_available() -> str:
-    from core import hub
+    from core import pets
 
-    if hub.offline_mode() or not hub.hub_reachable():
-        return "**Unavailable:** this option needs the network: the Hugging Face hub is unreachable from this server."
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return "**Unavailable:** this option needs the pyarrow package on the server."
-    return "The sample is downloaded when you press Train (a few MB)."
+    return f"{pets.status_text()}\n\n<small>Photos: {pets.ATTRIBUTION}.</small>"
 
 
 def build(context) -> None:
@@ -338,11 +336,13 @@ def build(context) -> None:
             source = gr.Radio(SOURCES, value=ZIP, label="Train on", elem_id="finetune-source")
             with gr.Group(visible=False) as uploads_group:
                 class_name = gr.Textbox(label="Class name", placeholder="e.g. cat")
-                class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120)
+                class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120,
+                                      elem_id="finetune-class-files")
                 with gr.Row():
-                    add = gr.Button("Add class", variant="secondary")
+                    add = gr.Button("Add class", variant="secondary", elem_id="finetune-add-class")
                     clear = gr.Button("Remove all classes")
-                classes_text = gr.Markdown(_class_list_text({}))
+                classes_text = gr.Markdown(_class_list_text({}), elem_id="finetune-classes")
+                redraw_webcam = webcam.build(uploads, classes_text, _class_list_text)  # webcam photos, class by class
             with gr.Group(visible=True) as zip_group:
                 zip_file = gr.File(label=".zip with one folder per class (e.g. cat/…, dog/…)", file_types=[".zip"],
                                    elem_id="finetune-zip", height=120)
@@ -402,8 +402,8 @@ def build(context) -> None:
                   api_visibility="private")
     source.change(lambda s: check_pets_available() if s == PETS else "", source, pets_note, api_visibility="private")
     add.click(add_class, [class_name, class_files, uploads], [uploads, classes_text, class_name, class_files],
-              api_visibility="private")
-    clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private")
+              api_visibility="private").then(**redraw_webcam)
+    clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private").then(**redraw_webcam)
     mode.change(mode_changed, mode, epochs, api_visibility="private")
 
     view = TrainingView(
