@@ -59,3 +59,22 @@ def test_url_parameter_and_switch_choose_the_language(open_page):
     page.locator(".tll-lang a[hreflang=en]").click()
     page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert tab_names(page) == ENGLISH_TABS
+
+
+def test_dutch_page_finds_a_target_class_by_its_dutch_or_english_name(open_page):
+    page = open_page("nl-NL")
+    page.get_by_role("tab", name=DUTCH_TABS[3]).click()
+    target = page.locator("#ideal-target input")
+    target.wait_for()
+    assert target.input_value().startswith("cyperse kat")  # the default, tabby, shown in Dutch
+    for typed, wanted in (("Perzische", "Perzische kat, pers · Persian cat (283)"), ("zebra", "zebra · zebra (340)"),
+                          ("Persian", "Perzische kat, pers · Persian cat (283)")):
+        target.click()
+        target.press("Control+a")
+        target.press("Backspace")
+        target.press_sequentially(typed, delay=20)
+        options = page.get_by_role("option")
+        options.first.wait_for()
+        assert wanted in [text.replace("✓", "").strip() for text in options.all_inner_texts()]
+    page.get_by_role("option", name=re.compile("Persian cat")).first.click()
+    assert target.input_value() == "Perzische kat, pers · Persian cat (283)"
