@@ -75,12 +75,15 @@ def _forget_session_models(models: dict) -> None:
 
 
 def launch_options(host: str | None = None, port: int | None = None) -> dict:
-    from demo.i18n import head_html, i18n
+    from starlette.middleware import Middleware
+
+    from demo.i18n import ChooseLanguageFirst, head_html, i18n
 
     # Called after build_demo(): the strings the tabs registered while building are included.
     options = dict(
         i18n=i18n(),
         head=head_html(),
+        app_kwargs={"middleware": [Middleware(ChooseLanguageFirst)]},
         css_paths=[ASSETS / "style.css"],
         theme=gr.themes.Soft(),
         allowed_paths=[str(ASSETS)],

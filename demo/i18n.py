@@ -17,9 +17,9 @@ Two ways to use a string, depending on who makes the text:
 
 Which language:
 * In the browser (gr.I18n): ?lang=nl|en in the URL or the English · Nederlands switch in the header
-  (remembered in the browser), else the server's default (`python app.py --lang nl`, or TLL_LANG=nl),
-  else the browser's own language. Gradio 6 picks the browser locale by itself; the rest is the small
-  script in head_html(), which calls Gradio's own changeLocale.
+  (links to ?lang=..; remembered in the browser), else the server's default (`python app.py --lang nl`,
+  or TLL_LANG=nl), else the browser's own language. Gradio 6 starts in the browser's language
+  (navigator.language); ChooseLanguageFirst puts a small script before Gradio's that sets it.
 * In a handler: the same language, read from the `tll_lang` cookie that script keeps equal to the
   page's <html lang>; then the server default; then the request's Accept-Language; else English.
   (API clients send neither: they get the server default, English unless --lang nl.)
@@ -215,53 +215,96 @@ from core.images import MAX_FILE_BYTES, MAX_PIXELS  # noqa: E402 - numbers for t
 _fill_at_build("classify.accepted", mb=MAX_FILE_BYTES // 2**20, mp=MAX_PIXELS // 1_000_000)
 
 
-def head_html() -> str:
-    """A <script> for launch(head=...): chooses the language and keeps the handlers told.
+def _choose_language_js() -> str:
+    """JavaScript, run first thing in the page, that makes Gradio start in the chosen language.
 
-    Gradio 6 picks the browser's locale itself; this adds ?lang=, the header switch (remembered in
-    localStorage) and the server default, through Gradio's own changeLocale (exported by its `core`
-    chunk, found among the loaded scripts). It also mirrors <html lang> (which Gradio keeps equal to
-    the locale on screen) into a cookie, so a handler's gr.Request carries the language, and sets the
-    page title in that language."""
-    titles = {lang: STRINGS["app.page_title"][lang] for lang in LANGUAGES}
+    gr.I18n starts in navigator.language. Changing the locale later (Gradio's changeLocale) leaves
+    the tab titles not yet shown in the old language (Gradio 6.31), so the choice is made before
+    Gradio starts: ?lang=xx (remembered in localStorage, which the header switch uses), else the
+    remembered choice, else the server default; the browser's own language otherwise."""
     server_default = default_language() or ""
+    return f"""(function () {{
+  var LANGS = {list(LANGUAGES)!r};
+  function code(value) {{ return (value || "").toLowerCase().split(/[-_]/)[0]; }}
+  var asked = code(new URLSearchParams(location.search).get("lang")), stored = null;
+  try {{
+    if (LANGS.indexOf(asked) >= 0) localStorage.setItem("tll-lang", asked);
+    stored = localStorage.getItem("tll-lang");
+  }} catch (e) {{}}
+  var wanted = LANGS.indexOf(asked) >= 0 ? asked : (LANGS.indexOf(stored) >= 0 ? stored : {server_default!r});
+  if (!wanted) return;
+  try {{
+    Object.defineProperty(navigator, "language", {{get: function () {{ return wanted; }}, configurable: true}});
+    Object.defineProperty(navigator, "languages", {{get: function () {{ return [wanted]; }}, configurable: true}});
+  }} catch (e) {{}}
+}})();"""
+
+
+class ChooseLanguageFirst:
+    """ASGI middleware: puts _choose_language_js() at the top of the page's <head>, before Gradio's
+    own scripts. (launch()'s head= is inserted by Gradio after it has picked its language.)
+    Given to launch(app_kwargs={"middleware": [...]}) by demo.launch_options()."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "GET" or not scope.get("path", "").endswith("/"):
+            await self.app(scope, receive, send)
+            return
+        start, chunks, passthrough = None, [], False
+
+        async def edit_page(message):
+            nonlocal start, passthrough
+            if passthrough:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                headers = dict((k.lower(), v) for k, v in message.get("headers", []))
+                if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                    start = message
+                else:
+                    passthrough = True
+                    await send(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                script = f"<script>{_choose_language_js()}</script>".encode()
+                body = body.replace(b"<head>", b"<head>" + script, 1)
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, edit_page)
+
+
+def head_html() -> str:
+    """A <script> for launch(head=...): keeps handlers told which language is on screen, and the
+    page title in it. Gradio keeps <html lang> equal to the locale on screen; this mirrors it into
+    the tll_lang cookie, which every event's gr.Request carries (see request_language)."""
+    titles = {lang: STRINGS["app.page_title"][lang] for lang in LANGUAGES}
     return f"""<script>
 (function () {{
-  var LANGS = {list(LANGUAGES)!r}, TITLES = {titles!r}, SERVER_DEFAULT = {server_default!r};
-  function code(value) {{ return (value || "").toLowerCase().split(/[-_]/)[0]; }}
-  function changeLocale(lang) {{
-    var url = performance.getEntriesByType("resource").map(function (e) {{ return e.name; }})
-      .find(function (n) {{ return /\\/assets\\/core-[^/]+\\.js$/.test(n); }});
-    if (!url) return Promise.resolve(false);
-    return import(url).then(function (m) {{
-      if (typeof m.changeLocale !== "function") return false;
-      m.changeLocale(lang); return true;
-    }}).catch(function () {{ return false; }});
-  }}
-  window.tllSetLanguage = changeLocale;
+  var LANGS = {list(LANGUAGES)!r}, TITLES = {titles!r};
   function onScreen() {{
-    var lang = code(document.documentElement.lang);
+    var lang = (document.documentElement.lang || "").toLowerCase().split(/[-_]/)[0];
     return LANGS.indexOf(lang) < 0 ? "en" : lang;
-  }}
-  function mirror() {{
-    document.cookie = "{COOKIE}=" + onScreen() + "; path=/; SameSite=Lax";
-    setTitle();
   }}
   function setTitle() {{  // Gradio writes its (English) title after start-up: write ours back
     var title = TITLES[onScreen()];
     if (title && document.title !== title) document.title = title;
   }}
-  new MutationObserver(setTitle).observe(document.head, {{childList: true, subtree: true, characterData: true}});
-  var asked = code(new URLSearchParams(location.search).get("lang"));
-  var stored = null;
-  try {{
-    if (LANGS.indexOf(asked) >= 0) localStorage.setItem("tll-lang", asked);
-    stored = localStorage.getItem("tll-lang");
-  }} catch (e) {{}}
-  var wanted = LANGS.indexOf(asked) >= 0 ? asked : (stored || SERVER_DEFAULT);
+  function mirror() {{
+    document.cookie = "{COOKIE}=" + onScreen() + "; path=/; SameSite=Lax";
+    setTitle();
+  }}
   mirror();
   new MutationObserver(mirror).observe(document.documentElement, {{attributes: true, attributeFilter: ["lang"]}});
-  if (wanted && wanted !== code(document.documentElement.lang)) changeLocale(wanted);
+  new MutationObserver(setTitle).observe(document.head, {{childList: true, subtree: true, characterData: true}});
 }})();
 </script>"""
 

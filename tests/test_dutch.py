@@ -164,14 +164,14 @@ def test_request_language_order():
 def test_server_default_language(monkeypatch):
     from types import SimpleNamespace
 
-    from demo.i18n import head_html, request_language
+    from demo.i18n import _choose_language_js, request_language
 
     monkeypatch.setenv("TLL_LANG", "nl")
     assert request_language(SimpleNamespace(headers={"accept-language": "en-US"})) == "nl"
     assert request_language(SimpleNamespace(headers={"cookie": "tll_lang=en"})) == "en"  # switched back
-    assert "SERVER_DEFAULT = 'nl'" in head_html()
+    assert "stored : 'nl')" in _choose_language_js()
     monkeypatch.delenv("TLL_LANG")
-    assert "SERVER_DEFAULT = ''" in head_html()
+    assert "stored : '')" in _choose_language_js()
 
 
 def test_numbers_follow_the_language():

@@ -59,6 +59,8 @@ def test_url_parameter_and_switch_choose_the_language(open_page):
     page.locator(".tll-lang a[hreflang=en]").click()
     page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert tab_names(page) == ENGLISH_TABS
+    page.get_by_role("tab", name=ENGLISH_TABS[2]).click()  # every tab title changed, not only the open one
+    assert tab_names(page) == ENGLISH_TABS
 
 
 def test_dutch_page_finds_a_target_class_by_its_dutch_or_english_name(open_page):
