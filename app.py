@@ -13,7 +13,12 @@ def serve(argv: list[str]) -> None:
     parser.add_argument("--host", help="address to listen on (default: Gradio's, or GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port (default: Gradio's, or GRADIO_SERVER_PORT)")
     parser.add_argument("--samples", metavar="DIR", help="a teacher's folder of sample training sets (also TLL_SAMPLES_DIR)")
+    parser.add_argument("--lang", choices=("en", "nl"),
+                        help="default language of the page (also TLL_LANG); without it, each browser's own "
+                             "language. Visitors can still switch (?lang=en, or the switch in the header)")
     args = parser.parse_args(argv)
+    if args.lang:
+        os.environ["TLL_LANG"] = args.lang
     if args.samples:
         os.environ["TLL_SAMPLES_DIR"] = args.samples
 

@@ -1,4 +1,4 @@
-"""`python app.py classify IMAGE... [--backbone NAME] [--weights KIND] [--model FILE] [--top K]`."""
+"""`python app.py classify IMAGE... [--backbone NAME] [--weights KIND] [--model FILE] [--top K] [--lang en|nl]`."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import logging
 
 from core import backbones
 from core.classify import classify_files
+from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, localize_labels
 
 log = logging.getLogger("classify")
 
@@ -17,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
     parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
     parser.add_argument("--top", type=int, default=5, metavar="K", help="how many labels per image (default 5)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")
     parser.add_argument("--batch-size", type=int, default=8, help=argparse.SUPPRESS)
 
 
@@ -43,5 +46,5 @@ def run_cli(args) -> int:
             failures += 1
         else:
             result["weights"] = loaded.weights
-        emit(result)
+        emit(localize_labels(result, args.lang))
     return 1 if failures else 0

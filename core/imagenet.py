@@ -1,28 +1,102 @@
-"""ImageNet-1k class names (timm's ImageNetInfo) and lookup by index or name."""
+"""ImageNet-1k class names (timm's ImageNetInfo; Dutch from core/data/imagenet_nl.txt) and lookup by
+index or name, in English or Dutch."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from timm.data import ImageNetInfo
 
+LANGUAGES = ("en", "nl")
+DEFAULT_LANGUAGE = "en"
+DUTCH_NAMES_FILE = Path(__file__).resolve().parent / "data" / "imagenet_nl.txt"
+
 
 @functools.lru_cache(maxsize=1)
-def class_names() -> tuple[str, ...]:
-    """Human-readable names, index = class id (e.g. 281 -> 'tabby, tabby cat')."""
+def _english_names() -> tuple[str, ...]:
     info = ImageNetInfo()
     return tuple(info.index_to_description(i) for i in range(info.num_classes()))
 
 
-def short_name(index: int) -> str:
+@functools.lru_cache(maxsize=1)
+def _dutch_names() -> tuple[str, ...]:
+    """The hand-written Dutch names, checked against the English list's length and order."""
+    names: list[str] = []
+    for number, line in enumerate(DUTCH_NAMES_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        index, _, name = line.partition("\t")
+        if not index.isdigit() or int(index) != len(names) or not name.strip():
+            raise RuntimeError(f"{DUTCH_NAMES_FILE.name} line {number}: expected '{len(names)}<TAB>name', got {line!r}")
+        names.append(name.strip())
+    if len(names) != len(_english_names()):
+        raise RuntimeError(f"{DUTCH_NAMES_FILE.name} has {len(names)} classes, ImageNet has {len(_english_names())}")
+    return tuple(names)
+
+
+def check_language(lang: str | None) -> str:
+    """'nl', 'nl-NL', 'NL' -> 'nl'; None -> English. Unknown languages are an error (CLI typo)."""
+    code = (lang or DEFAULT_LANGUAGE).strip().lower().split("-")[0].split("_")[0]
+    if code not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    return code
+
+
+def class_names(lang: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
+    """Human-readable names, index = class id (281 -> 'tabby, tabby cat' / 'cyperse kat, gestreepte kat')."""
+    return _dutch_names() if check_language(lang) == "nl" else _english_names()
+
+
+def label(index: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The full name of one class in a language: label(281, 'nl') -> 'cyperse kat, gestreepte kat'."""
+    return class_names(lang)[index]
+
+
+def short_name(index: int, lang: str = DEFAULT_LANGUAGE) -> str:
     """First synonym only: 'tabby, tabby cat' -> 'tabby'. Used where space is tight."""
-    return class_names()[index].split(",")[0].strip()
+    return class_names(lang)[index].split(",")[0].strip()
+
+
+def localize_top(top: list[dict], lang: str, model_labels=None) -> list[dict]:
+    """top-k rows ({label, index, prob}) with their labels in `lang`.
+
+    Only ImageNet outputs are renamed: a model trained on a visitor's own classes keeps the names
+    the visitor typed (`model_labels` is then not ImageNet's list)."""
+    lang = check_language(lang)
+    if lang == DEFAULT_LANGUAGE or (model_labels is not None and tuple(model_labels) != _english_names()):
+        return top
+    return [{**row, "label": label(row["index"], lang)} for row in top]
+
+
+def localize_labels(result, lang: str):
+    """A CLI result (dicts and lists) with every ImageNet {"label", "index"} pair renamed into `lang`.
+
+    Keys stay the same; only labels that are ImageNet's English name for their index change, so a
+    trained model's own class names (and anything else) are left alone."""
+    lang = check_language(lang)
+    if lang == DEFAULT_LANGUAGE:
+        return result
+    english = _english_names()
+    if isinstance(result, list):
+        return [localize_labels(item, lang) for item in result]
+    if not isinstance(result, dict):
+        return result
+    renamed = {key: localize_labels(value, lang) for key, value in result.items()}
+    index = result.get("index")
+    if isinstance(index, int) and 0 <= index < len(english) and result.get("label") == english[index]:
+        renamed["label"] = label(index, lang)
+    return renamed
+
+
+def _synonyms(name: str) -> list[str]:
+    return [s.strip().lower() for s in name.split(",")]
 
 
 def resolve_class(query: str | int) -> int:
-    """Class index from an index ('281'), or a name ('tabby cat', 'zebra').
+    """Class index from an index ('281'), or a name in English or Dutch ('tabby cat', 'tijgerkat', 'zebra').
 
-    Exact synonym match wins; otherwise a unique substring match. Raises ValueError
-    with suggestions when the name is unknown or ambiguous.
+    An exact synonym match wins (English first, then Dutch); otherwise a unique substring match in
+    either language. Raises ValueError with suggestions when the name is unknown or ambiguous.
     """
     names = class_names()
     text = str(query).strip()
@@ -34,13 +108,14 @@ def resolve_class(query: str | int) -> int:
     wanted = text.lower()
     if not wanted:
         raise ValueError("empty class name")
-    for index, name in enumerate(names):
-        if wanted == name.lower() or wanted in (s.strip().lower() for s in name.split(",")):
-            return index
-    partial = [i for i, name in enumerate(names) if wanted in name.lower()]
+    for lang in LANGUAGES:
+        for index, name in enumerate(class_names(lang)):
+            if wanted == name.lower() or wanted in _synonyms(name):
+                return index
+    partial = sorted({i for lang in LANGUAGES for i, name in enumerate(class_names(lang)) if wanted in name.lower()})
     if len(partial) == 1:
         return partial[0]
     if not partial:
         raise ValueError(f"no ImageNet class is called {text!r}")
-    shown = "; ".join(f"{i}: {names[i]}" for i in partial[:6])
+    shown = "; ".join(f"{i}: {names[i]} / {class_names('nl')[i]}" for i in partial[:6])
     raise ValueError(f"{text!r} matches {len(partial)} ImageNet classes ({shown}...): be more specific or give the index")

@@ -3,7 +3,7 @@
   ideal  --target CLASS --out PNG [--steps N] [--tv W] [--mode robust|pixel] [--start noise|grey|photo]
   attack IMAGE... --target CLASS --eps LEVELS --out-dir DIR [--steps N] [--tv W] [--method pgd|fgsm]
 
-CLASS is an ImageNet index or name. One JSON line per result; bad input gives a JSON error.
+CLASS is an ImageNet index or name (English or Dutch); --lang nl gives Dutch labels. One JSON line per result; bad input gives a JSON error.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from core import backbones
+from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, localize_labels
 
 log = logging.getLogger("optvis")
 
@@ -30,12 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timm model name (default: the bundled EfficientNet-Lite0)")
     parser.add_argument("--weights", choices=(backbones.BUNDLED, backbones.HUB), default=None,
                         help="bundled or hub (default: bundled for EfficientNet-Lite0, hub otherwise)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")
 
 
 def _add_ideal_arguments(parser: argparse.ArgumentParser) -> None:
     from core import ideal
 
-    parser.add_argument("--target", required=True, metavar="CLASS", help="ImageNet class index or name")
+    parser.add_argument("--target", required=True, metavar="CLASS", help="ImageNet class index or name (English or Dutch)")
     parser.add_argument("--out", required=True, metavar="PNG", help="where to write the image (8-bit PNG)")
     parser.add_argument("--steps", type=int, default=None,
                         help=f"optimisation steps (default {ideal.DEFAULT_STEPS['robust']} robust, "
@@ -121,7 +124,7 @@ def run_ideal(args, loaded) -> int:
                                photo=photo, seed=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(out, format="PNG")
-    emit({**result.summary(), "out": str(out), "backbone": loaded.name})
+    emit(localize_labels({**result.summary(), "out": str(out), "backbone": loaded.name}, args.lang))
     return 0
 
 
@@ -157,5 +160,6 @@ def run_attack(args, loaded) -> int:
         result.original.save(original_path, format="PNG")
         summary = result.summary()
         summary["seconds"] = round(time.perf_counter() - started, 3)  # including loading and writing
-        emit({"file": path, **summary, "adversarial": str(adversarial_path), "original": str(original_path)})
+        emit(localize_labels({"file": path, **summary, "adversarial": str(adversarial_path),
+                              "original": str(original_path)}, args.lang))
     return 1 if failures else 0

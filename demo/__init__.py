@@ -42,21 +42,23 @@ def warm_up() -> None:
 
 def build_demo() -> gr.Blocks:
     from demo import classify, features, finetune, optimize, result_files
+    from demo.i18n import T, language_switch_html, tr
 
     # Shared result files must never be rewritten in place while someone downloads them (issue 14).
     result_files.install()
 
-    tabs = [("Classify", classify.build), ("Fine-tune", finetune.build), ("Feature maps", features.build),
-            ("Ideal & adversarial images", optimize.build)]
+    tabs = [("tab.classify", classify.build), ("tab.finetune", finetune.build), ("tab.features", features.build),
+            ("tab.optimize", optimize.build)]
     # delete_cache: Gradio's copies of uploads and results older than an hour are removed hourly.
-    with gr.Blocks(title="Transfer Learning Lab", delete_cache=(3600, 3600)) as app:
-        gr.Markdown(
-            "# Transfer Learning Lab\n"
-            "How a pretrained convolutional network sees images, and how to reuse it for your own classes."
-        )
+    # The title is the browser's; demo.i18n's head script puts it in the page's language.
+    with gr.Blocks(title=tr("app.page_title"), delete_cache=(3600, 3600)) as app:
+        with gr.Row(elem_classes=["tll-header"]):
+            gr.Markdown(T("app.heading"), elem_id="tll-heading")
+            gr.HTML(language_switch_html(), elem_id="tll-language", scale=0, min_width=180)
+        gr.Markdown(T("app.intro"), elem_id="tll-intro")
         context = AppContext(session_models=gr.State({}, delete_callback=_forget_session_models))
-        for title, build in tabs:
-            with gr.Tab(title):
+        for key, build in tabs:
+            with gr.Tab(T(key), elem_id=f"tll-{key.replace('.', '-')}"):
                 build(context)
         # A visitor closed the page: stop their running jobs (freeing the CPU) and delete their files.
         app.unload(_session_ended)
@@ -79,7 +81,15 @@ def _forget_session_models(models: dict) -> None:
 
 
 def launch_options(host: str | None = None, port: int | None = None) -> dict:
+    from starlette.middleware import Middleware
+
+    from demo.i18n import ChooseLanguageFirst, head_html, i18n
+
+    # Called after build_demo(): the strings the tabs registered while building are included.
     options = dict(
+        i18n=i18n(),
+        head=head_html(),
+        app_kwargs={"middleware": [Middleware(ChooseLanguageFirst)]},
         css_paths=[ASSETS / "style.css"],
         theme=gr.themes.Soft(),
         allowed_paths=[str(ASSETS)],

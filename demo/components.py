@@ -43,18 +43,37 @@ def weight_kind(choice: str | None):
     return RANDOM_WEIGHTS if choice == RANDOM else None
 
 
-def weights_badge(weights: str, text: str) -> str:
+def weights_badge(weights: str, text: str, lang: str | None = None) -> str:
     """A coloured tag saying which weights are in use (impossible to miss when random), then the
     details. Plain HTML + CSS (assets/style.css): no emoji, which a classroom PC may lack fonts for."""
-    tag = {"bundled": "PRETRAINED · BUNDLED", "hub": "PRETRAINED · HUB", "trained": "YOUR MODEL",
-           "random": "RANDOM WEIGHTS"}.get(weights, weights.upper())
+    from demo.i18n import STRINGS, tr
+
+    key = f"weights.tag.{weights}"
+    tag = tr(key, lang) if key in STRINGS else weights.upper()
     return f'<span class="tll-badge tll-badge-{weights}">{tag}</span> {text}'
 
 
-def weights_status(weights: str, status: str, fallback: str = "") -> str:
+def weights_status(weights: str, status: str, fallback: str = "", lang: str | None = None) -> str:
     """The weights badge, after a note when the asked-for weights were replaced by others."""
-    text = weights_badge(weights, status)
-    return f"**Note:** {fallback}\n\n{text}" if fallback else text
+    from demo.i18n import tr
+
+    text = weights_badge(weights, status, lang)
+    return f"{tr('weights.fallback', lang, text=fallback)}\n\n{text}" if fallback else text
+
+
+def model_status(name: str, weights: str, note: str = "", lang: str | None = None) -> str:
+    """core.backbones.status_text in the page's language: which weights a model runs with."""
+    from core import backbones
+    from demo.i18n import STRINGS, tr
+
+    key = f"weights.{weights}"
+    if not lang or lang == "en" or key not in STRINGS:
+        return backbones.status_text(name, weights, note)
+    if note == backbones.BUNDLED_NOTE:
+        note = tr("weights.note.bundled", lang)
+    elif note.startswith("from "):
+        note = tr("weights.note.hub", lang, source=note[len("from "):])
+    return f"{name}: {tr(key, lang)}" + (f" ({note})" if note else "")
 
 
 def friendly_errors(fn):

@@ -45,9 +45,16 @@ _output_dir = Path(tempfile.mkdtemp(prefix="tll-optvis-"))
 
 
 def class_choices() -> list[tuple[str, str]]:
-    """Every ImageNet class, searchable in the dropdown by any of its synonyms."""
+    """Every ImageNet class, searchable in the dropdown by any of its synonyms.
+
+    Shown through gr.I18n (the dropdown filters on the shown text): "tiger cat (282)" in English,
+    "tijgerkat · tiger cat (282)" in Dutch, so a Dutch page finds a class by either name."""
+    from demo.i18n import T, register
+
+    english, dutch = class_names("en"), class_names("nl")
     # String values: the browser hands them back unchanged, and resolve_class reads an index string.
-    return [(f"{name} ({index})", str(index)) for index, name in enumerate(class_names())]
+    return [(T(register(f"imagenet.{index}", en=f"{name} ({index})", nl=f"{dutch[index]} · {name} ({index})")),
+             str(index)) for index, name in enumerate(english)]
 
 
 def stop(request: gr.Request = None) -> None:

@@ -131,3 +131,23 @@ def page(browser, app_url):
     page.wait_for_selector("text=Transfer Learning Lab")
     yield page
     context.close()
+
+
+@pytest.fixture
+def open_page(browser, app_url):
+    """open_page(locale="nl-NL", query="?lang=nl"): a page of the app in a fresh browser context
+    whose language (navigator.language and Accept-Language) is `locale`."""
+    contexts = []
+
+    def open_(locale: str = "en-US", query: str = ""):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(app_url + query)
+        page.wait_for_selector("text=Transfer Learning Lab")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
