@@ -121,7 +121,7 @@ class TrainResult:
         return [p for p in self.val_predictions if p["true"] != p["predicted"]]
 
     def metrics(self) -> dict:
-        return {"val_acc": _round(self.val_acc), "val_loss": _round(self.val_loss),
+        return {"val_acc": round_or_none(self.val_acc), "val_loss": round_or_none(self.val_loss),
                 "estimated_by": self.estimated_by,
                 "best_epoch": self.best_epoch, "epochs_run": len(self.history),
                 "train_images": self.train_images, "val_images": len(self.val_predictions),
@@ -129,7 +129,7 @@ class TrainResult:
                 "seed": self.settings.seed, "seconds": round(self.seconds, 3)}
 
 
-def _round(value: float | None) -> float | None:
+def round_or_none(value: float | None) -> float | None:
     value = fewshot.finite(value)
     return None if value is None else round(value, 6)
 
@@ -259,8 +259,8 @@ def train(train_set: ImageSet, val_set: ImageSet, settings: TrainSettings | None
 
 
 def _epoch_event(epoch, train_loss, train_acc, val_loss, val_acc, started) -> dict:
-    return {"event": "epoch", "epoch": epoch, "train_loss": _round(train_loss), "train_acc": _round(train_acc),
-            "val_loss": _round(val_loss), "val_acc": _round(val_acc),
+    return {"event": "epoch", "epoch": epoch, "train_loss": round_or_none(train_loss), "train_acc": round_or_none(train_acc),
+            "val_loss": round_or_none(val_loss), "val_acc": round_or_none(val_acc),
             "seconds": round(time.perf_counter() - started, 3)}
 
 
