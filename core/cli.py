@@ -19,6 +19,7 @@ COMMANDS = {
     "attack": ("core.optvis_cli", "adversarial images: a tiny change that makes the model see another class"),
     "features": ("core.features_cli", "feature maps of one image at any layer, as a picture + JSON"),
     "train": ("core.finetune_cli", "fine-tune a backbone on a folder or .zip of class folders"),
+    "curve": ("core.curve_cli", "the learning curve: accuracy against photos per class, pretrained vs random weights"),
 }
 
 
