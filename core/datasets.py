@@ -70,6 +70,9 @@ def _reason_kind(name: str, reason: str) -> str:
     """The reason without the file's own name in it, so that alike reasons group together."""
     text = reason.replace(name, "").replace(Path(name).name, "").strip(" :").split(" (")[0]
     return text or reason
+
+
+def limits_text() -> str:
     return (f"{MIN_CLASSES}–{MAX_CLASSES} classes, at most {MAX_IMAGES} images in all, "
             f"zips up to {MAX_ZIP_BYTES // 2**20} MB uncompressed and {MAX_ZIP_MEMBERS} files")
 

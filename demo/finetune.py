@@ -419,3 +419,7 @@ def build(context) -> None:
                 show_progress="minimal")
     stop.click(stop_training, None, status, api_name="finetune_stop", concurrency_limit=None, queue=False)
     confusion.select(confusion_cell, last_run, [cell_gallery, cell_title], api_visibility="private")
+
+    from demo.curve import build_curve  # the learning curve panel, on the same data
+
+    build_curve([source, uploads, zip_file, sample, pet_kind, pet_per_class, seed], backbone, load_image_set)
