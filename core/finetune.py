@@ -190,8 +190,17 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
             if cached is not None:
                 features[i] = cached
                 _feature_cache.move_to_end((*model_key, key))
-    todo = [i for i, f in enumerate(features) if f is None]
-    done = len(images) - len(todo)
+    # The same photo twice (copies, or links to one file) runs through the backbone once.
+    first_of: dict[str, int] = {}
+    todo, copies = [], []
+    for i, f in enumerate(features):
+        if f is None:
+            if keys[i] in first_of:
+                copies.append((i, first_of[keys[i]]))
+            else:
+                first_of[keys[i]] = i
+                todo.append(i)
+    done = len(images) - len(todo) - len(copies)
     for start in range(0, len(todo), batch_size):
         if stop is not None and stop.is_set():
             raise TrainingStopped()
@@ -208,6 +217,8 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
                 _feature_cache.popitem(last=False)
         done += len(chunk)
         yield done, None
+    for i, source in copies:
+        features[i] = features[source]
     yield len(images), torch.stack(features) if features else torch.empty(0)
 
 

@@ -18,7 +18,8 @@ DRAWS = 3
 
 @pytest.fixture(scope="module")
 def catsdogs(catsdogs_dir) -> datasets.ImageSet:
-    return datasets.from_folder(catsdogs_dir)
+    """60 photos of each class (draws come from them; the rest of a draw's 120 are its test photos)."""
+    return datasets.from_sources({name: sorted((catsdogs_dir / name).glob("*.jpg"))[:60] for name in ("cat", "dog")})
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,8 @@ def test_one_photo_per_class_trains_and_says_no_accuracy_can_be_estimated(catsdo
 def test_leave_one_out_estimate_is_close_to_the_held_out_accuracy(catbreeds_dir):
     """A hard set (5 cat breeds, 5 photos each): leaving a photo out makes its class the smallest;
     an unbalanced head then votes against it, and the estimate falls below chance."""
-    breeds = datasets.from_folder(catbreeds_dir)
+    breeds = datasets.from_sources({d.name: sorted(d.glob("*.jpg"))[:15]
+                                    for d in sorted(catbreeds_dir.iterdir()) if d.is_dir()})
     picked, rest = _draw(breeds, 5, 0)
     result = finetune.run_to_end(finetune.train(breeds.subset(picked), None, finetune.TrainSettings()))
     assert result.estimated_by == fewshot.LEAVE_ONE_OUT
@@ -85,7 +87,7 @@ def test_leave_one_out_estimate_is_close_to_the_held_out_accuracy(catbreeds_dir)
     features = list(finetune.extract_features(base, [breeds.images[i] for i in rest]))[-1][1]
     held_out = _held_out_accuracy(result, features, [breeds.labels[i] for i in rest])
     print(f"LOO estimate {result.val_acc:.3f}, held-out {held_out:.3f}")
-    assert result.val_acc > 1.5 / 5 and abs(result.val_acc - held_out) < 0.2
+    assert result.val_acc > 1.5 / 5 and abs(result.val_acc - held_out) < 0.25
 
 
 def test_network_modes_keep_a_validation_split_and_one_photo_trains_there_too(catsdogs):
