@@ -112,8 +112,9 @@ class StackedFit:
         self.bias = torch.zeros(problems, self.classes, requires_grad=True)
         counts = self.train_masks.sum(1).clamp(min=1)
         # Class-balanced mean loss per problem: every class present weighs the same, whatever its
-        # count. Without it, leave-one-out is biased against the held-out photo's class (it has one
-        # photo fewer than the others, and the bias term learns that), below chance on hard sets.
+        # count (sklearn's class_weight="balanced"). Uneven classes (a teacher's 3 photos beside 15)
+        # do not teach the bias term a prior, and a leave-one-out fold does not learn to vote against
+        # the held-out photo's class for having one photo fewer.
         onehot = nn.functional.one_hot(self.labels, self.classes).float()  # N x C
         per_class = self.train_masks @ onehot  # P x C photos of each class per problem
         present = (per_class > 0).sum(1, keepdim=True).clamp(min=1)
