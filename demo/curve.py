@@ -117,7 +117,8 @@ def build_curve(data_inputs: list, backbone: gr.components.Component, load_image
                 stop = gr.Button(TEXT["stop"], variant="stop", elem_id="curve-stop")
             status = gr.Markdown("", elem_id="curve-status", elem_classes=["tll-status"])
         with gr.Column(scale=5):
-            plot = gr.Image(label=TEXT["plot"], type="pil", format="png", interactive=False, height=420,
+            # No label chip: it would cover the figure's own title and top gridline.
+            plot = gr.Image(label=TEXT["plot"], show_label=False, type="pil", format="png", interactive=False,
                             elem_id="curve-plot")
     table = gr.Dataframe(label=TEXT["table"], interactive=False, elem_id="curve-table")
     run.click(make_runner(load_image_set), [*data_inputs, backbone, sizes, draws], [plot, table, status],

@@ -60,10 +60,15 @@ def main():
             page.wait_for_timeout(1500)
             page.locator("#curve-plot").scroll_into_view_if_needed()
             page.screenshot(path=str(out / "curve-full.png"), full_page=True)
-            top = page.get_by_text("How many photos do you need?").first.bounding_box()
+            # the panel, cropped from the full page (bounding boxes are viewport-relative)
+            scroll = page.evaluate("window.scrollY")
+            top = page.get_by_text("How many photos do you need?").first.bounding_box()["y"] + scroll
             table = page.locator("#curve-table").bounding_box()
-            page.screenshot(path=str(out / "curve.png"), full_page=True, clip={
-                "x": 0, "y": top["y"] - 10, "width": 1440, "height": table["y"] + table["height"] - top["y"] + 20})
+            bottom = table["y"] + table["height"] + scroll
+            from PIL import Image
+
+            with Image.open(out / "curve-full.png") as full:
+                full.crop((0, int(top) - 10, full.width, min(full.height, int(bottom) + 20))).save(out / "curve.png")
             print(out / "curve.png")
             browser.close()
     finally:
