@@ -1,5 +1,5 @@
 """Transfer Learning Lab: `python app.py` serves the web app; `python app.py COMMAND ...`
-runs a command-line twin (classify, train, features, ideal, attack, cam, embed)."""
+runs a tab's command-line twin (classify, train, curve, features, ideal, attack, cam, embed)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import sys
 
 def serve(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve Transfer Learning Lab "
-                                     "(or run a command: python app.py {classify,train,features,ideal,attack,cam,embed} --help)")
+                                     "(or run a command: python app.py {classify,train,curve,features,ideal,attack,cam,embed} --help)")
     parser.add_argument("--host", help="address to listen on (default: Gradio's, or GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port (default: Gradio's, or GRADIO_SERVER_PORT)")
     parser.add_argument("--samples", metavar="DIR", help="a teacher's folder of sample training sets (also TLL_SAMPLES_DIR)")

@@ -23,6 +23,7 @@ COMMANDS = {
     "train": ("core.finetune_cli", "fine-tune a backbone on a folder or .zip of class folders"),
     "embed": ("core.embed_cli", "the feature-space map: photos placed by their features, with k-NN accuracy"),
     "cam": ("core.cam_cli", "where the model looks: a class activation map (Grad-CAM) over its input crop"),
+    "curve": ("core.curve_cli", "the learning curve: accuracy against photos per class, pretrained vs random weights"),
 }
 
 

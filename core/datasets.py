@@ -27,6 +27,10 @@ from core.images import ImageLoadError, load_image
 MIN_CLASSES = 2
 MAX_CLASSES = int(os.environ.get("TLL_MAX_CLASSES", "50"))
 MAX_IMAGES = int(os.environ.get("TLL_MAX_TRAIN_IMAGES", "2000"))
+# The command line runs on the user's own machine: the web app's limits protect a shared server
+# and need not apply there (`use_cli_limits`). 120 dog breeds of ~7 photos is a normal CLI job.
+CLI_MAX_CLASSES = max(MAX_CLASSES, 1000)
+CLI_MAX_IMAGES = max(MAX_IMAGES, 20000)
 MAX_ZIP_BYTES = int(os.environ.get("TLL_MAX_ZIP_MB", "300")) * 1024 * 1024  # uncompressed, in total
 MAX_ZIP_MEMBERS = int(os.environ.get("TLL_MAX_ZIP_MEMBERS", "5000"))
 # Decoded images are kept at most this many pixels a side: enough for any backbone's crop
@@ -39,6 +43,33 @@ JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", "__pycache__"
 
 class DatasetError(ValueError):
     """A training set that cannot be used; str() says why, for the user."""
+
+
+def use_cli_limits() -> None:
+    """Raise the class and image limits to the command line's (call once, in a CLI process)."""
+    global MAX_CLASSES, MAX_IMAGES
+    MAX_CLASSES, MAX_IMAGES = max(MAX_CLASSES, CLI_MAX_CLASSES), max(MAX_IMAGES, CLI_MAX_IMAGES)
+
+
+def skipped_text(skipped: list[tuple[str, str]], examples: int = 3) -> str:
+    """"12 file(s) skipped: 10 × broken symbolic link (cat/a.jpg, …); 2 × not an image (…)":
+    how many, and why, grouped by reason (per-file details stay in ImageSet.skipped)."""
+    if not skipped:
+        return ""
+    groups: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        groups.setdefault(_reason_kind(name, reason), []).append(name)
+    parts = []
+    for kind, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(names[:examples]) + (", …" if len(names) > examples else "")
+        parts.append(f"{len(names)} × {kind} ({shown})")
+    return f"{len(skipped)} file(s) skipped: " + "; ".join(parts)
+
+
+def _reason_kind(name: str, reason: str) -> str:
+    """The reason without the file's own name in it, so that alike reasons group together."""
+    text = reason.replace(name, "").replace(Path(name).name, "").strip(" :").split(" (")[0]
+    return text or reason
 
 
 def limits_text() -> str:
@@ -75,7 +106,7 @@ class ImageSet:
         parts = ", ".join(f"{name} ({count})" for name, count in zip(self.class_names, self.counts()))
         text = f"{len(self)} images in {len(self.class_names)} classes: {parts}"
         if self.skipped:
-            text += f"; {len(self.skipped)} file(s) skipped"
+            text += f"; {skipped_text(self.skipped)}"
         return text
 
 
@@ -99,11 +130,13 @@ def _is_junk(parts: Iterable[str]) -> bool:
     return any(part in JUNK_NAMES or part.startswith(".") or part.startswith("._") for part in parts)
 
 
-def from_sources(per_class: dict[str, list], source: str = "") -> ImageSet:
+def from_sources(per_class: dict[str, list], source: str = "",
+                 skipped_before: list[tuple[str, str]] | None = None) -> ImageSet:
     """Build a set from {class name: [image sources (path, bytes or (name, bytes))]}.
 
     Unusable files are skipped and listed; the set as a whole is checked (class count,
-    empty classes, total size).
+    empty classes, total size). `skipped_before`: files a folder or zip reader already skipped,
+    listed first (and counted in any error message).
     """
     names = [clean_class_name(name) for name in per_class]
     if len(set(n.lower() for n in names)) != len(names):
@@ -112,7 +145,7 @@ def from_sources(per_class: dict[str, list], source: str = "") -> ImageSet:
     total = sum(len(items) for items in per_class.values())
     if total > MAX_IMAGES:
         raise DatasetError(f"{total} images is too many: the limit is {MAX_IMAGES} in all")
-    images, labels, item_names, skipped = [], [], [], []
+    images, labels, item_names, skipped = [], [], [], list(skipped_before or [])
     for label, (class_name, items) in enumerate(zip(names, per_class.values())):
         for item in items:
             if isinstance(item, tuple):
@@ -131,7 +164,7 @@ def from_sources(per_class: dict[str, list], source: str = "") -> ImageSet:
     empty = [name for name, count in zip(names, image_set.counts()) if count == 0]
     if empty:
         raise DatasetError(f"class {', '.join(repr(e) for e in empty)} has no usable image"
-                           + (f" ({len(skipped)} file(s) skipped: {skipped[0][1]})" if skipped else ""))
+                           + (f" ({skipped_text(skipped)})" if skipped else ""))
     return image_set
 
 
@@ -153,19 +186,22 @@ def from_folder(folder: str | Path) -> ImageSet:
     skipped = [(f.name, "not inside a class folder") for f in sorted(root.iterdir()) if f.is_file() and not _is_junk([f.name])]
     for class_dir in class_dirs:
         files = []
+        # Symbolic links to files are followed, as torchvision's ImageFolder does: datasets are
+        # often folders of links into one photo store. (A local folder is the user's own.)
         for path in sorted(class_dir.rglob("*")):
             relative = path.relative_to(root)
-            if not path.is_file() or _is_junk(relative.parts):
+            if _is_junk(relative.parts) or path.is_dir():
                 continue
-            if path.is_symlink():
-                skipped.append((str(relative), "symbolic links are not followed"))
+            if path.is_symlink() and not path.exists():
+                skipped.append((str(relative), "broken symbolic link (its target does not exist)"))
+                continue
+            if not path.is_file():
+                skipped.append((str(relative), "not a regular file"))
                 continue
             files.append((str(relative), path))
         per_class[class_dir.name] = files
     _check_class_count(len(per_class))
-    image_set = from_sources(per_class, source=str(root))
-    image_set.skipped = skipped + image_set.skipped
-    return image_set
+    return from_sources(per_class, source=str(root), skipped_before=skipped)
 
 
 def _safe_member_parts(name: str) -> tuple[str, ...]:
@@ -222,9 +258,7 @@ def from_zip(source: str | Path | bytes) -> ImageSet:
             per_class[parts[0]].append((shown, data))
     names = sorted(per_class)
     _check_class_count(len(names))
-    image_set = from_sources({name: per_class[name] for name in names}, source=label)
-    image_set.skipped = skipped + image_set.skipped
-    return image_set
+    return from_sources({name: per_class[name] for name in names}, source=label, skipped_before=skipped)
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, label: str) -> bytes:

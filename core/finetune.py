@@ -1,7 +1,11 @@
 """Fine-tuning a pretrained backbone on a few labelled images, four ways.
 
   frozen  - feature extraction: the backbone runs ONCE per image (features cached), only a
-            new linear head trains, on the cached features: an epoch costs milliseconds.
+            new linear head trains, on the cached features: a full-batch, L2-regularised logistic
+            regression on L2-normalised features, fitted by L-BFGS (core.fewshot); an "epoch" of
+            the live plot is one L-BFGS iteration over all photos and costs milliseconds.
+            On small classes (< core.fewshot.SMALL_CLASS photos) it trains on every photo and
+            estimates its accuracy by cross-validation (`split_for_training` decides).
   top     - the last blocks of the backbone train too, at a tenth of the head's learning rate.
   full    - every weight trains (slow on a CPU: the backbone runs forward and backward).
   scratch - the same architecture from random weights: what you get without transfer.
@@ -9,9 +13,11 @@
 `train(...)` is a generator of events, so a UI or the CLI can show progress live:
   {"event": "status", "message", "fraction"}     while features are computed / batches run
   {"event": "epoch", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+                      (val_* are None when nothing is held out: one photo in a class)
   {"event": "done", "result": TrainResult}        always last, also after a stop
-A `threading.Event` passed as `stop` ends training between two batches; the best model so
-far (highest validation accuracy, then lowest validation loss) is what the result holds.
+A `threading.Event` passed as `stop` ends training between two batches. Network modes keep the
+best model so far (highest validation accuracy, then lowest validation loss); frozen mode keeps
+its last iterate (a convex fit: later is better, and a tiny validation set must not pick it).
 """
 from __future__ import annotations
 
@@ -28,9 +34,9 @@ import torch
 from timm.data import create_transform
 from torch import nn
 
-from core import backbones
+from core import backbones, fewshot
 from core.cache import LruCache
-from core.datasets import ImageSet
+from core.datasets import DatasetError, ImageSet, stratified_split
 from core.images import content_key
 from core.seeds import seed_everything
 from core.threads import limited_threads
@@ -93,8 +99,8 @@ class TrainResult:
     settings: TrainSettings
     history: list[dict]
     best_epoch: int
-    val_acc: float
-    val_loss: float
+    val_acc: float | None  # None: nothing could be held out (one photo in a class)
+    val_loss: float | None
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     per_class: list[dict]  # {"class", "images", "correct", "accuracy"}
     val_predictions: list[dict]  # per validation image: {"index", "true", "predicted", "prob"}
@@ -102,17 +108,44 @@ class TrainResult:
     seconds: float
     train_images: int
     feature_seconds: float = 0.0
+    # how val_acc was measured: core.fewshot.VALIDATION / LEAVE_ONE_OUT / K_FOLD / NOT_ESTIMATED
+    estimated_by: str = fewshot.VALIDATION
+
+    @property
+    def estimate_text(self) -> str:
+        return fewshot.ESTIMATE_TEXT[self.estimated_by].format(
+            n=self.train_images if self.estimated_by != fewshot.VALIDATION else len(self.val_predictions))
 
     @property
     def misclassified(self) -> list[dict]:
         return [p for p in self.val_predictions if p["true"] != p["predicted"]]
 
     def metrics(self) -> dict:
-        return {"val_acc": round(self.val_acc, 6), "val_loss": round(self.val_loss, 6),
+        return {"val_acc": round_or_none(self.val_acc), "val_loss": round_or_none(self.val_loss),
+                "estimated_by": self.estimated_by,
                 "best_epoch": self.best_epoch, "epochs_run": len(self.history),
                 "train_images": self.train_images, "val_images": len(self.val_predictions),
                 "per_class": self.per_class, "confusion": self.confusion, "stopped": self.stopped,
                 "seed": self.settings.seed, "seconds": round(self.seconds, 3)}
+
+
+def round_or_none(value: float | None) -> float | None:
+    value = fewshot.finite(value)
+    return None if value is None else round(value, 6)
+
+
+def split_for_training(image_set: ImageSet, mode: str, val_fraction: float = 0.2,
+                       seed: int = 0) -> tuple[ImageSet, ImageSet | None]:
+    """(train, validation or None). None means: train on every photo; frozen mode then estimates
+    accuracy by cross-validation (or says it cannot: one photo in a class).
+
+    Frozen mode holds nothing out when a class has fewer than fewshot.SMALL_CLASS photos: with 5 a
+    class a 20 % split would teach from 4 and judge by 1. Network modes keep a validation split
+    whenever every class has 2 photos (they cannot be cross-validated cheaply)."""
+    counts = image_set.counts()
+    if min(counts) < 2 or (mode == FROZEN and min(counts) < fewshot.SMALL_CLASS):
+        return image_set, None
+    return stratified_split(image_set, val_fraction, seed)
 
 
 class FrozenClassifier(nn.Module):
@@ -150,8 +183,17 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
     model_key = (loaded.name, loaded.weights)
     keys = [content_key(image) for image in images]
     features: list[torch.Tensor | None] = _features.get_many([(*model_key, key) for key in keys])
-    todo = [i for i, f in enumerate(features) if f is None]
-    done = len(images) - len(todo)
+    # The same photo twice (copies, or links to one file) runs through the backbone once.
+    first_of: dict[str, int] = {}
+    todo, copies = [], []
+    for i, f in enumerate(features):
+        if f is None:
+            if keys[i] in first_of:
+                copies.append((i, first_of[keys[i]]))
+            else:
+                first_of[keys[i]] = i
+                todo.append(i)
+    done = len(images) - len(todo) - len(copies)
     for start in range(0, len(todo), batch_size):
         if stop is not None and stop.is_set():
             raise TrainingStopped()
@@ -165,6 +207,8 @@ def extract_features(loaded: backbones.LoadedModel, images: list, batch_size: in
         _features.put_many(((*model_key, keys[i]), features[i]) for i in chunk)
         done += len(chunk)
         yield done, None
+    for i, source in copies:
+        features[i] = features[source]
     yield len(images), torch.stack(features) if features else torch.empty(0)
 
 
@@ -190,11 +234,13 @@ def _base_model(settings: TrainSettings) -> backbones.LoadedModel:
 
 def train(train_set: ImageSet, val_set: ImageSet, settings: TrainSettings | None = None,
           stop: threading.Event | None = None) -> Iterator[dict]:
-    """Train on `train_set`, validate on `val_set` each epoch; yield events (see module doc)."""
+    """Train on `train_set`, validate on `val_set` each epoch; yield events (see module doc).
+
+    `val_set` None: train on every photo; frozen mode estimates accuracy by cross-validation."""
     settings = (settings or TrainSettings()).resolved()
-    if len(train_set) == 0 or len(val_set) == 0:
+    if len(train_set) == 0 or (val_set is not None and len(val_set) == 0):
         raise ValueError("both the training and the validation set need images")
-    if train_set.class_names != val_set.class_names:
+    if val_set is not None and train_set.class_names != val_set.class_names:
         raise ValueError("the training and validation sets have different classes")
     started = time.perf_counter()
     stop = stop or threading.Event()
@@ -206,8 +252,8 @@ def train(train_set: ImageSet, val_set: ImageSet, settings: TrainSettings | None
 
 
 def _epoch_event(epoch, train_loss, train_acc, val_loss, val_acc, started) -> dict:
-    return {"event": "epoch", "epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 6),
-            "val_loss": round(val_loss, 6), "val_acc": round(val_acc, 6),
+    return {"event": "epoch", "epoch": epoch, "train_loss": round_or_none(train_loss), "train_acc": round_or_none(train_acc),
+            "val_loss": round_or_none(val_loss), "val_acc": round_or_none(val_acc),
             "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -223,66 +269,73 @@ def _one_thread():
 
 
 def _train_frozen(base, train_set, val_set, settings, stop, generator, started):
-    total = len(train_set) + len(val_set)
-    train_x = val_x = None
+    sets = [("train", train_set)] + ([("val", val_set)] if val_set is not None else [])
+    total = sum(len(image_set) for _, image_set in sets)
+    features, offset = {}, 0
     try:
-        for which, image_set in (("train", train_set), ("val", val_set)):
-            offset = 0 if which == "train" else len(train_set)
-            for done, features in extract_features(base, image_set.images, stop=stop):
-                if features is None:
+        for which, image_set in sets:
+            for done, computed in extract_features(base, image_set.images, stop=stop):
+                if computed is None:
                     yield {"event": "status", "fraction": (offset + done) / total,
                            "message": f"computing backbone features once: {offset + done}/{total} images"}
-                elif which == "train":
-                    train_x = features
                 else:
-                    val_x = features
+                    features[which] = computed
+            offset += len(image_set)
     except TrainingStopped:
         raise ValueError("stopped before the features were computed: nothing was trained") from None
     feature_seconds = time.perf_counter() - started
+    train_x = fewshot.normalise(features["train"])
     train_y = torch.tensor(train_set.labels)
-    val_y = torch.tensor(val_set.labels)
     classes = len(train_set.class_names)
-    head = new_head(train_x.shape[1], classes, generator)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    history, best, best_state, stopped = [], None, None, False
+    if val_set is not None:
+        method, folds = fewshot.VALIDATION, []
+        val_x, val_y = fewshot.normalise(features["val"]), torch.tensor(val_set.labels)
+    else:
+        method = fewshot.estimate_method(train_set.counts())
+        if method == fewshot.VALIDATION:  # big classes, but asked to hold nothing out
+            method = fewshot.K_FOLD
+        folds = fewshot.cv_folds(train_set.labels, method, settings.seed)
+        val_y = train_y
+    fit = fewshot.StackedFit(train_x, train_y, classes, fewshot.masks_for(len(train_x), folds))
+
+    def measure():
+        """(train logits, held-out logits or None) of the current iterate."""
+        with torch.no_grad():
+            train_logits = fit.logits()[0]
+            if val_set is not None:
+                return train_logits, fit.logits(val_x)[0]
+            return train_logits, (fewshot.held_out_logits(fit, folds) if folds else None)
+
+    history, stopped = [], False
     for epoch in range(1, settings.epochs + 1):
+        if stop.is_set():
+            stopped = True
+            break
         with _one_thread():
-            order = torch.randperm(len(train_x), generator=generator)
-            total_loss, correct = 0.0, 0
-            for start in range(0, len(order), settings.batch_size):
-                if stop.is_set():
-                    stopped = True
-                    break
-                idx = order[start:start + settings.batch_size]
-                logits = head(train_x[idx])
-                loss = loss_fn(logits, train_y[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total_loss += float(loss.detach()) * len(idx)
-                correct += int((logits.argmax(1) == train_y[idx]).sum())
-            if stopped:
-                break
-            with torch.no_grad():
-                val_logits = head(val_x)
-                val_loss = float(loss_fn(val_logits, val_y))
-                val_acc = float((val_logits.argmax(1) == val_y).float().mean())
-        event = _epoch_event(epoch, total_loss / len(train_x), correct / len(train_x), val_loss, val_acc, started)
+            fit.step()
+            train_logits, held_logits = measure()
+            train_acc, train_loss = fewshot.accuracy_and_loss(train_logits, train_y)
+            val_acc, val_loss = (None, None) if held_logits is None else fewshot.accuracy_and_loss(held_logits, val_y)
+        event = _epoch_event(epoch, train_loss, train_acc, val_loss, val_acc, started)
         history.append(event)
-        if _better(val_acc, val_loss, best):
-            best, best_state = (val_acc, val_loss, epoch), copy.deepcopy(head.state_dict())
         yield event
-    if best_state is None:  # stopped before the first epoch ended: the untrained head, said so
-        best_state, best = copy.deepcopy(head.state_dict()), (0.0, float("nan"), 0)
+    if not history:
         stopped = True
-    head.load_state_dict(best_state)
-    head.eval()
-    with torch.no_grad():
-        probs = head(val_x).softmax(1)
-    model = FrozenClassifier(base.model, head.to(base.device)).eval()
-    return _result(model, base, train_set, val_set, settings, history, best, probs, stopped, started,
-                   feature_seconds)
+    with _one_thread():
+        _, held_logits = measure()
+    if held_logits is None:
+        best, probs, shown = (None, None, len(history)), torch.empty(0, classes), train_set.subset([])
+    else:
+        acc, loss = fewshot.accuracy_and_loss(held_logits, val_y)
+        best, probs = (acc, loss, len(history)), held_logits.softmax(1)
+        shown = val_set if val_set is not None else train_set
+    head = fewshot.NormalisedHead(train_x.shape[1], classes)
+    head.linear = fit.linear(0)
+    model = FrozenClassifier(base.model, head.to(base.device).eval()).eval()
+    result = _result(model, base, train_set, shown, settings, history, best, probs, stopped, started,
+                     feature_seconds)
+    result.estimated_by = method
+    return result
 
 
 def _block_groups(model: nn.Module) -> list[list[str]]:
@@ -355,13 +408,13 @@ def _train_network(base, train_set, val_set, settings, stop, generator, started)
     optimizer = torch.optim.AdamW(param_groups, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, settings.epochs * steps_per_epoch))
-    loss_fn = nn.CrossEntropyLoss()
     config = dict(base.data_config)
     augment = create_transform(**config, is_training=True, scale=(0.6, 1.0), hflip=0.5, vflip=0.0,
                                color_jitter=None, auto_augment=None, re_prob=0.0) if settings.augment else None
     plain = create_transform(**config, is_training=False)
-    val_x = torch.stack([plain(image) for image in val_set.images])
-    val_y = torch.tensor(val_set.labels)
+    # No validation set (one photo in a class): train every epoch, keep the last, estimate nothing.
+    val_x = torch.stack([plain(image) for image in val_set.images]) if val_set is not None else None
+    val_y = torch.tensor(val_set.labels) if val_set is not None else None
     train_plain = None if augment else torch.stack([plain(image) for image in train_set.images])
     train_y = torch.tensor(train_set.labels)
     history, best, best_state, stopped = [], None, None, False
@@ -405,22 +458,33 @@ def _train_network(base, train_set, val_set, settings, stop, generator, started)
                    "message": f"epoch {epoch}/{settings.epochs}: batch {start // settings.batch_size + 1}/{steps_per_epoch}"}
         if stopped:
             break
-        val_logits = _predict(model, val_x, base.device, settings.batch_size)
-        val_loss = float(loss_fn(val_logits, val_y))
-        val_acc = float((val_logits.argmax(1) == val_y).float().mean())
+        if val_x is not None:
+            val_logits = _predict(model, val_x, base.device, settings.batch_size)
+            val_loss = float(loss_fn(val_logits, val_y))
+            val_acc = float((val_logits.argmax(1) == val_y).float().mean())
+        else:
+            val_loss = val_acc = None
         event = _epoch_event(epoch, total_loss / len(train_set), correct / len(train_set), val_loss, val_acc, started)
         history.append(event)
-        if _better(val_acc, val_loss, best):
+        if val_x is None:
+            best = (None, None, epoch)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif _better(val_acc, val_loss, best):
             best = (val_acc, val_loss, epoch)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         yield event
     if best_state is not None:
         model.load_state_dict(best_state)
     else:
-        best, stopped = (0.0, float("nan"), 0), True
+        best, stopped = (None, None, 0), True
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
+    if val_x is None:
+        result = _result(model, base, train_set, train_set.subset([]), settings, history, best,
+                         torch.empty(0, classes), stopped, started, 0.0)
+        result.estimated_by = fewshot.NOT_ESTIMATED
+        return result
     probs = _predict(model, val_x, base.device, settings.batch_size).softmax(1)
     return _result(model, base, train_set, val_set, settings, history, best, probs, stopped, started, 0.0)
 

@@ -4,6 +4,11 @@
 
 Prints one JSON line per epoch (epoch, train_loss, train_acc, val_loss, val_acc, seconds) and a
 final line with the validation results and the model file. Bad data: a JSON error line, exit 2.
+
+Frozen mode on small classes (< core.fewshot.SMALL_CLASS photos) trains on every photo and
+estimates accuracy by cross-validation; the final line's "estimated_by" says which estimate
+val_acc is ("validation split", "leave-one-out cross-validation", "5-fold cross-validation", or
+"none" with one photo in a class). No web-app class limit here: at least 1000 classes.
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="default: 40 in frozen mode, 6 in the others")
     parser.add_argument("--val-split", type=float, default=0.2, metavar="F",
-                        help="share of each class held out for validation (default 0.2, at least one image per class)")
+                        help="share of each class held out for validation (default 0.2, at least one image per class; "
+                             "frozen mode on classes under 20 photos holds nothing out and cross-validates instead)")
     parser.add_argument("--val", metavar="DIR", help="a separate validation folder or .zip (instead of --val-split)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same model")
     parser.add_argument("--lr", type=float, default=None, help="learning rate of the head (default depends on mode)")
@@ -62,6 +68,7 @@ def run_cli(args) -> int:
     settings = finetune.TrainSettings(backbone=args.backbone, mode=args.mode, epochs=args.epochs, lr=args.lr,
                                       batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment)
     settings.resolved()  # bad settings fail before any image is read
+    datasets.use_cli_limits()
     if args.data == PETS:
         image_set = pets.load_sample(args.per_class, breeds=args.breeds, seed=args.seed)
     else:
@@ -72,8 +79,9 @@ def run_cli(args) -> int:
         train_set = image_set
         val_set = datasets.align_validation(image_set, datasets.load_any(args.val))
     else:
-        train_set, val_set = datasets.stratified_split(image_set, args.val_split, args.seed)
-    log.info("training on %s; validating on %d images", train_set.summary(), len(val_set))
+        train_set, val_set = finetune.split_for_training(image_set, args.mode, args.val_split, args.seed)
+    log.info("training on %s; %s", train_set.summary(),
+             f"validating on {len(val_set)} images" if val_set is not None else "no validation split")
     result = None
     for event in finetune.train(train_set, val_set, settings):
         if event["event"] == "epoch":
@@ -81,13 +89,15 @@ def run_cli(args) -> int:
         elif event["event"] == "done":
             result = event["result"]
     save_trained_model(result, out)
+    shown = val_set if val_set is not None else train_set  # whose photos the held-out predictions are
     emit({
         "done": True, "out": str(out), "config": f"{out}.json", "backbone": result.backbone,
         "base_weights": result.base_weights, "mode": result.mode, "classes": list(result.class_names),
-        "val_acc": round(result.val_acc, 6), "val_loss": round(result.val_loss, 6), "best_epoch": result.best_epoch,
+        "val_acc": finetune.round_or_none(result.val_acc), "val_loss": finetune.round_or_none(result.val_loss),
+        "estimated_by": result.estimated_by, "estimate": result.estimate_text, "best_epoch": result.best_epoch,
         "train_images": result.train_images, "val_images": len(result.val_predictions),
         "per_class": result.per_class, "confusion": result.confusion,
-        "misclassified": [{"file": val_set.names[p["index"]], "true": result.class_names[p["true"]],
+        "misclassified": [{"file": shown.names[p["index"]], "true": result.class_names[p["true"]],
                            "predicted": result.class_names[p["predicted"]], "prob": p["prob"]}
                           for p in result.misclassified],
         "skipped": [{"file": name, "reason": reason} for name, reason in image_set.skipped],

@@ -28,6 +28,9 @@ FORMAT = "transfer-learning-lab/trained-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "tll_config"
 HEAD_ONLY, FULL_NETWORK = "head", "network"
+# Frozen-mode heads: "linear" (on the raw features; files from before core.fewshot) or
+# "l2-normalised linear" (core.fewshot.NormalisedHead).
+LINEAR_HEAD, NORMALISED_HEAD = "linear", "l2-normalised linear"
 SESSION_DIR_PREFIX = "tll-session-"
 MAX_MODELS_PER_SESSION = 6  # older ones are deleted: a visitor cannot fill the disk
 
@@ -46,6 +49,7 @@ def model_config(result, name: str | None = None) -> dict:
         "base_weights": result.base_weights,
         "mode": result.mode,
         "stored": HEAD_ONLY if result.mode == "frozen" else FULL_NETWORK,
+        "head": NORMALISED_HEAD if hasattr(getattr(result.model, "head", None), "linear") else LINEAR_HEAD,
         "class_names": list(result.class_names),
         "data_config": data_config,
         "metrics": result.metrics(),
@@ -106,6 +110,7 @@ def read_config(path: str | Path) -> dict:
 
 
 def _build(path: Path, config: dict) -> backbones.LoadedModel:
+    from core.fewshot import NormalisedHead
     from core.finetune import FrozenClassifier, new_head
 
     label = path.name
@@ -125,7 +130,10 @@ def _build(path: Path, config: dict) -> backbones.LoadedModel:
         except backbones.WeightsUnavailable as error:
             raise ValueError(f"{label}: needs the {backbone_name} weights it was trained on, "
                              f"which are unavailable ({error})") from None
-        head = new_head(base.model.num_features, classes, torch.Generator())
+        if config.get("head", LINEAR_HEAD) == NORMALISED_HEAD:
+            head = NormalisedHead(base.model.num_features, classes)
+        else:
+            head = new_head(base.model.num_features, classes, torch.Generator())
         try:
             head.load_state_dict({k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")})
         except RuntimeError as error:
@@ -145,7 +153,8 @@ def _build(path: Path, config: dict) -> backbones.LoadedModel:
     metrics = config.get("metrics") or {}
     note = f"{config.get('mode', '?')} mode on {backbone_name}"
     if isinstance(metrics.get("val_acc"), (int, float)):
-        note += f", validation accuracy {metrics['val_acc']:.1%}"
+        how = "validation" if metrics.get("estimated_by", "validation split") == "validation split" else "cross-validated"
+        note += f", {how} accuracy {metrics['val_acc']:.1%}"
     return backbones.LoadedModel(name=str(config.get("name") or path.stem), weights=backbones.TRAINED, model=model,
                                  data_config=data_config, labels=tuple(config["class_names"]), device=device,
                                  note=note)

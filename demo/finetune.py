@@ -8,7 +8,7 @@ import time
 import gradio as gr
 import pandas as pd
 
-from core import backbones, datasets, finetune
+from core import backbones, datasets, fewshot, finetune
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
@@ -43,6 +43,8 @@ def _plots(history: list[dict], finished: bool = False):
     loss_rows, acc_rows = [], []
     for row in history:
         for split in ("train", "val"):
+            if row[f"{split}_loss"] is None:  # nothing held out (one photo in a class)
+                continue
             series = f"{row['run']}: {split}"
             loss_rows.append((row["epoch"], row[f"{split}_loss"], series))
             acc_rows.append((row["epoch"], row[f"{split}_acc"] * 100, series))
@@ -149,11 +151,8 @@ DATA_FIELDS = ("source", "uploads", "zip_file", "sample_name", "pet_kind", "pet_
                "seed")
 
 
-def load_training_data(form: TrainingForm):
-    """(image set, train set, validation set) from whichever source is chosen; `form` needs only DATA_FIELDS."""
-    source, uploads, zip_file, sample_name = form.source, form.uploads, form.zip_file, form.sample_name
-    pet_kind, pet_per_class, val_split, val_zip, seed = (form.pet_kind, form.pet_per_class, form.val_split,
-                                                         form.val_zip, form.seed)
+def load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed) -> datasets.ImageSet:
+    """The labelled photos of whichever source is chosen (the learning curve reads them too)."""
     if source == UPLOADS:
         if not uploads:
             raise datasets.DatasetError("add at least two classes of images first (name, images, Add class)")
@@ -171,18 +170,44 @@ def load_training_data(form: TrainingForm):
                                                seed=int(seed))
     else:
         raise datasets.DatasetError(f"unknown data source {source!r}")
-    if val_zip:
-        val_set = datasets.align_validation(image_set, datasets.from_zip(_file_path(val_zip)))
+    return image_set
+
+
+def load_training_data(form: TrainingForm, mode: str = finetune.FROZEN):
+    """(all photos, train set, validation set or None) from whichever source is chosen.
+
+    None: every photo trains (frozen mode on small classes, or one photo in a class); the
+    accuracy is then cross-validated, or not estimated (finetune.split_for_training)."""
+    image_set = load_image_set(form.source, form.uploads, form.zip_file, form.sample_name, form.pet_kind,
+                               form.pet_per_class, form.seed)
+    if form.val_zip:
+        val_set = datasets.align_validation(image_set, datasets.from_zip(_file_path(form.val_zip)))
         train_set = image_set
     else:
-        train_set, val_set = datasets.stratified_split(image_set, float(val_split), int(seed))
+        train_set, val_set = finetune.split_for_training(image_set, mode, float(form.val_split), int(form.seed))
     return image_set, train_set, val_set
 
 
+ACCURACY_WORD = {fewshot.VALIDATION: "validation accuracy", fewshot.LEAVE_ONE_OUT: "cross-validated accuracy",
+                 fewshot.K_FOLD: "cross-validated accuracy", fewshot.NOT_ESTIMATED: "accuracy"}
+
+
+def accuracy_text(result) -> str:
+    """"validation accuracy **93.0%**", "cross-validated accuracy **…**", or "accuracy: not estimated"."""
+    if result.val_acc is None:
+        return "accuracy: **not estimated** (one photo in a class)"
+    return f"{ACCURACY_WORD[result.estimated_by]} **{result.val_acc:.1%}**"
+
+
 def _results_text(result, run_name: str, image_set) -> str:
-    lines = [f"### {run_name}: validation accuracy **{result.val_acc:.1%}** "
-             f"({sum(r['correct'] for r in result.per_class)}/{len(result.val_predictions)} images), "
-             f"best epoch {result.best_epoch} of {len(result.history)}"]
+    if result.val_acc is None:
+        lines = [f"### {run_name}: {accuracy_text(result)}"]
+    else:
+        epoch = (f"best epoch {result.best_epoch} of {len(result.history)}" if result.mode != finetune.FROZEN
+                 else f"{len(result.history)} L-BFGS iterations")
+        lines = [f"### {run_name}: {accuracy_text(result)} "
+                 f"({sum(r['correct'] for r in result.per_class)}/{len(result.val_predictions)} images), {epoch}"]
+    lines.append(f"Accuracy {result.estimate_text}. `estimated_by: {result.estimated_by}`")
     if result.stopped:
         lines.append("**Stopped early:** the best model so far is kept.")
     detail = f"{result.train_images} training images, {result.seconds:.1f} s"
@@ -194,14 +219,12 @@ def _results_text(result, run_name: str, image_set) -> str:
 
         lines.append(f"<small>Photos: {ATTRIBUTION}.</small>")
     if image_set.skipped:
-        shown = "; ".join(reason if name in reason else f"{name}: {reason}" for name, reason in image_set.skipped[:8])
-        more = f" … and {len(image_set.skipped) - 8} more" if len(image_set.skipped) > 8 else ""
-        lines.append(f"**{len(image_set.skipped)} file(s) skipped:** {shown}{more}")
+        lines.append(f"**{datasets.skipped_text(image_set.skipped, examples=4)}**")
     return "\n\n".join(lines)
 
 
 def _per_class_frame(result) -> pd.DataFrame:
-    return pd.DataFrame([{"class": r["class"], "validation images": r["images"], "correct": r["correct"],
+    return pd.DataFrame([{"class": r["class"], "held-out images": r["images"], "correct": r["correct"],
                           "accuracy %": None if r["accuracy"] is None else round(r["accuracy"] * 100, 1)}
                          for r in result.per_class])
 
@@ -218,6 +241,25 @@ def _misclassified_gallery(result, val_set) -> list:
             for p in result.misclassified]
 
 
+def _held_out_text(train_set, val_set, mode) -> str:
+    if val_set is not None:
+        return f"validating on {len(val_set)} held-out images."
+    if min(train_set.counts()) < 2:
+        return ("**one photo in a class: nothing can be held out, so no accuracy can be estimated.** "
+                "Every photo trains; try the model on new photos in the Classify tab.")
+    method = fewshot.estimate_method(train_set.counts())
+    return (f"small classes (under {fewshot.SMALL_CLASS} photos): **every photo trains**, and the accuracy is "
+            f"estimated by {method if method != fewshot.VALIDATION else fewshot.K_FOLD}.")
+
+
+def _epoch_text(event: dict, val_set) -> str:
+    word = "validation" if val_set is not None else "cross-validated"
+    if event["val_acc"] is None:
+        return f"Epoch {event['epoch']}: training loss {event['train_loss']:.3f} ({event['seconds']:.1f} s)"
+    return (f"Epoch {event['epoch']}: {word} accuracy {event['val_acc']:.1%}, "
+            f"loss {event['val_loss']:.3f} ({event['seconds']:.1f} s)")
+
+
 @friendly_errors
 def train_model(view: TrainingView, form: TrainingForm, request=None, progress=None):
     """Train on the chosen data and stream the loss/accuracy curves; then show results and export.
@@ -230,13 +272,13 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
     history_state = view.form["history"]
     try:
         progress(0, desc="reading the images")
-        image_set, train_set, val_set = load_training_data(form)
+        image_set, train_set, val_set = load_training_data(form, form.mode)
         history = list(form.history or []) if form.overlay else []
         run_number = int(form.runs or 0) + 1
         run_name = f"#{run_number} {form.mode}"
         settings = finetune.TrainSettings(backbone=form.backbone or backbones.BUNDLED_MODEL, mode=form.mode,
                                           epochs=int(form.epochs), seed=int(form.seed))
-        header = f"Training **{run_name}** on {train_set.summary()}; validating on {len(val_set)} images."
+        header = f"Training **{run_name}** on {train_set.summary()}; {_held_out_text(train_set, val_set, form.mode)}"
         loss, acc = _plots(history)
         yield {view.loss_plot: loss, view.acc_plot: acc, view.status: header, history_state: history}
         result, last_push = None, 0.0
@@ -250,8 +292,7 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
                 if now - last_push > 0.2 or event["epoch"] == settings.resolved().epochs:
                     last_push = now
                     loss, acc = _plots(history)
-                    text = (f"{header}\n\nEpoch {event['epoch']}: validation accuracy {event['val_acc']:.1%}, "
-                            f"loss {event['val_loss']:.3f} ({event['seconds']:.1f} s)")
+                    text = f"{header}\n\n{_epoch_text(event, val_set)}"
                     yield {view.loss_plot: loss, view.acc_plot: acc, view.status: text, history_state: history}
             elif event["event"] == "done":
                 result = event["result"]
@@ -264,14 +305,14 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
         result, run_name, run_number, form.session_models, form.session_dir)
     loss, acc = _plots(history, finished=True)
     ended = f"Stopped early ({stop.stop_reason()})" if result.stopped else "Done"
-    status = (f"**{ended}:** {run_name}, validation accuracy **{result.val_acc:.1%}**. "
+    status = (f"**{ended}:** {run_name}, {accuracy_text(result)}. "
               f"It is now in the Classify tab's backbone list as “{display_name} (yours)”.")
     yield {view.loss_plot: loss, view.acc_plot: acc, view.status: status, history_state: history,
            view.results: _results_text(result, run_name, image_set), view.per_class: _per_class_frame(result),
-           view.confusion: _confusion_frame(result), view.wrong: _misclassified_gallery(result, val_set),
+           view.confusion: _confusion_frame(result), view.wrong: _misclassified_gallery(result, val_set or train_set),
            view.export: [path, f"{path}.json"],
            view.last_run: {"class_names": list(result.class_names), "predictions": result.val_predictions,
-                           "images": val_set.images},
+                           "images": (val_set or train_set).images},
            view.form["runs"]: run_number, view.form["session_models"]: session_models,
            view.form["session_dir"]: session_dir}
 
@@ -356,7 +397,9 @@ def build(context) -> None:
                 pet_per_class = gr.Slider(2, 30, value=10, step=1, label="Images per class")
                 pets_note = gr.Markdown()
             with gr.Accordion("Validation", open=False):
-                val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Held out for validation (per class, at least 1)")
+                val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Held out for validation (per class, at least 1)",
+                                      info=f"Frozen mode on classes under {fewshot.SMALL_CLASS} photos holds nothing "
+                                           "out: every photo trains, accuracy is cross-validated.")
                 val_zip = gr.File(label="…or a separate validation .zip (same class folders)", file_types=[".zip"],
                                   elem_id="finetune-val-zip",
                                   height=100)
@@ -383,14 +426,14 @@ def build(context) -> None:
     results = gr.Markdown(elem_id="finetune-results")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            confusion = gr.Dataframe(label="Confusion matrix (validation): click a cell to see its images",
+            confusion = gr.Dataframe(label="Confusion matrix (held-out predictions): click a cell to see its images",
                                      interactive=False, elem_id="finetune-confusion")
-            per_class = gr.Dataframe(label="Per-class accuracy (validation)", interactive=False,
+            per_class = gr.Dataframe(label="Per-class accuracy (held-out predictions)", interactive=False,
                                      elem_id="finetune-per-class")
         with gr.Column(scale=5):
             cell_title = gr.Markdown()
             cell_gallery = gr.Gallery(label="Images of the clicked cell", columns=5, height=220)
-            wrong = gr.Gallery(label="Misclassified validation images (true → predicted)", columns=5, height=220,
+            wrong = gr.Gallery(label="Misclassified held-out images (true → predicted)", columns=5, height=220,
                                elem_id="finetune-misclassified")
             export = gr.File(label="Download: the model (.safetensors) and its config (.json)", file_count="multiple",
                              interactive=False, elem_id="finetune-export")
@@ -423,3 +466,7 @@ def build(context) -> None:
         listener(training)
     stop.click(stop_training, None, status, api_name="finetune_stop", concurrency_limit=None, queue=False)
     confusion.select(confusion_cell, last_run, [cell_gallery, cell_title], api_visibility="private")
+
+    from demo.curve import build_curve  # the learning curve panel, on the same data
+
+    build_curve([source, uploads, zip_file, sample, pet_kind, pet_per_class, seed], backbone, load_image_set)

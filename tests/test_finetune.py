@@ -171,16 +171,18 @@ def test_same_seed_same_model_and_cached_features(frozen_result):
     events, train, val = frozen_result
     again = list(finetune.train(train, val, finetune.TrainSettings(mode="frozen", epochs=30, seed=0)))
     first, second = events[-1]["result"], again[-1]["result"]
-    assert torch.equal(first.model.head.weight, second.model.head.weight)
+    assert torch.equal(first.model.head.linear.weight, second.model.head.linear.weight)
     assert [e["val_loss"] for e in events if e["event"] == "epoch"] == \
         [e["val_loss"] for e in again if e["event"] == "epoch"]
     # features were cached: the rerun spent no time on the backbone
     assert not any(e["event"] == "status" for e in again)
+    # the frozen head is a convex full-batch fit from zeros: another seed gives the same head
+    # (the seed still picks the validation split, in the caller)
     other = list(finetune.train(train, val, finetune.TrainSettings(mode="frozen", epochs=30, seed=7)))
-    assert not torch.equal(first.model.head.weight, other[-1]["result"].model.head.weight)
+    assert torch.allclose(first.model.head.linear.weight, other[-1]["result"].model.head.linear.weight)
 
 
-def test_stop_keeps_the_best_model_so_far(frozen_result):
+def test_stop_keeps_the_model_fitted_so_far(frozen_result):
     _, train, val = frozen_result
     stop = threading.Event()
     seen = []
@@ -193,8 +195,8 @@ def test_stop_keeps_the_best_model_so_far(frozen_result):
             result = event["result"]
     assert len(seen) == 5 and result.stopped
     assert len(result.history) == 5
-    best = max(seen, key=lambda e: (e["val_acc"], -e["val_loss"]))
-    assert result.best_epoch == best["epoch"] and result.val_acc == best["val_acc"]
+    # frozen mode is a convex fit: its last iterate is kept (a tiny validation set never picks it)
+    assert result.best_epoch == 5 and result.val_acc == seen[-1]["val_acc"]
 
 
 def test_top_mode_trains_only_the_last_blocks(catsdogs_set):

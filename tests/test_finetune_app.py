@@ -47,9 +47,11 @@ def test_two_visitors_train_at_once_and_never_see_each_others_models(app_url, pe
     loss, accuracy, status, results, per_class, confusion, wrong, export = alice_out
     # The Classify picker is refreshed by an event chained after training (.then), per visitor.
     picker, bob_picker = (client.predict(api_name="/classify_backbones") for client in (alice, bob))
-    assert "Done" in status and "validation accuracy" in results
+    # 6 photos a class in frozen mode: all 12 train; each is predicted by a model that did not see it
+    assert "Done" in status and "cross-validated accuracy" in results
+    assert "estimated_by: leave-one-out cross-validation" in results
     assert confusion["headers"][1:] == ["cat", "dog"] and len(confusion["data"]) == 2
-    assert sum(row[1] + row[2] for row in confusion["data"]) == 4  # 2 validation photos per class
+    assert sum(row[1] + row[2] for row in confusion["data"]) == 12
     assert [row[0] for row in per_class["data"]] == ["cat", "dog"]
     loss, accuracy = (plot.get("value", plot) for plot in (loss, accuracy))  # an update carries its value
     assert {row[2] for row in loss["data"]} == {"#1 frozen: train", "#1 frozen: val"}
@@ -99,7 +101,7 @@ def test_browser_trains_plots_explains_and_exports(page, pets_zip):
     page.wait_for_selector("#finetune-status :text('Done')", timeout=120_000)
     # the live plot has a train and a validation curve
     _wait_for_series(page, 2)
-    assert "validation accuracy" in page.locator("#finetune-results").inner_text()
+    assert "cross-validated accuracy" in page.locator("#finetune-results").inner_text()
     # clicking a confusion-matrix cell shows the images of that cell
     page.locator("#finetune-confusion [data-testid='cell-0-1']").click()
     page.wait_for_selector(":text('true cat, predicted cat')")
@@ -123,3 +125,16 @@ def test_browser_trains_plots_explains_and_exports(page, pets_zip):
     print(f"stopped {time.monotonic() - clicked:.1f} s after the click")
     assert time.monotonic() - clicked < 15  # ~2 s on an idle machine: micro-batches check the flag
     _wait_for_series(page, 4)
+
+
+def test_learning_curve_endpoint_draws_pretrained_and_random_points(client, pets_zip):
+    picture, table, status = client.predict(ZIP_SOURCE, handle_file(str(pets_zip)), None, "cat vs dog", 10, 0,
+                                            "tf_efficientnet_lite0", "1,2", 2, api_name="/learning_curve")
+    assert "Done" in status and "4 points" in status
+    rows = table["data"]
+    assert [(row[0], row[1]) for row in rows] == [(1, "pretrained"), (1, "random"), (2, "pretrained"), (2, "random")]
+    assert all(row[5] == 2 and row[6] == 8 for row in rows)  # 2 draws; 4 of the 6 photos a class held out
+    from PIL import Image
+
+    with Image.open(picture) as image:
+        assert image.width > 400

@@ -27,7 +27,9 @@ def test_train_then_classify_with_the_class_names(tmp_path, catsdogs_dir):
     assert [e["epoch"] for e in epochs] == list(range(1, 16))
     assert all({"epoch", "train_loss", "val_loss", "val_acc", "seconds"} <= set(e) for e in epochs)
     assert final["done"] and final["classes"] == ["cat", "dog"] and final["mode"] == "frozen"
-    assert final["val_images"] == 4 and final["train_images"] == 8
+    # 6 photos a class: frozen mode trains on all 12 and cross-validates (leave-one-out)
+    assert final["estimated_by"] == "leave-one-out cross-validation"
+    assert final["val_images"] == 12 and final["train_images"] == 12
     assert final["val_acc"] >= 0.75
     assert [s["file"] for s in final["skipped"]] == ["dog/list.csv"]
     assert out.exists() and (tmp_path / "pets.safetensors.json").exists()
