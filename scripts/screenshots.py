@@ -62,6 +62,8 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--url")
     parser.add_argument("--tabs", nargs="*", help="tab titles to capture (default: all)")
+    parser.add_argument("--width", type=int, default=1400, help="viewport width (390 for a phone)")
+    parser.add_argument("--suffix", default="", help="added to each file name, e.g. -390")
     parser.add_argument("--train-zip", help="a zip of class folders to train on for the Fine-tune shot (for review "
                         "only: do not publish screenshots of photos you may not redistribute)")
     args = parser.parse_args()
@@ -72,29 +74,31 @@ def main():
     from tests.conftest import chromium_path
 
     server, url = (None, args.url) if args.url else start_server()[:2]
+    TABS = ["Classify", "Fine-tune", "Feature maps", "Ideal & adversarial images"]
     actions = {"Classify": classify, "Feature maps": features, "Ideal & adversarial images": ideal,
                "Fine-tune": lambda page: finetune(page, args.train_zip)}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=[
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = browser.new_page(viewport={"width": args.width, "height": 1000 if args.width > 600 else 844})
             page.set_default_timeout(120_000)
             page.goto(url)
             page.wait_for_selector("text=Transfer Learning Lab")
-            titles = args.tabs or [t.inner_text().strip() for t in page.get_by_role("tab").all()]
+            titles = args.tabs or TABS
             for title in titles:
+                # The tab's accessible name (its full title, even where a narrow screen shows a short one).
                 page.get_by_role("tab", name=title, exact=True).click()
                 page.wait_for_timeout(1000)
                 if title in actions:
                     actions[title](page)
                 name = title.lower().split()[0].replace("-", "")
-                page.screenshot(path=str(out / f"{name}.png"), full_page=True)
-                print(out / f"{name}.png")
+                page.screenshot(path=str(out / f"{name}{args.suffix}.png"), full_page=True)
+                print(out / f"{name}{args.suffix}.png")
                 if title.startswith("Ideal"):
                     attack(page)
-                    page.screenshot(path=str(out / "attack.png"), full_page=True)
-                    print(out / "attack.png")
+                    page.screenshot(path=str(out / f"attack{args.suffix}.png"), full_page=True)
+                    print(out / f"attack{args.suffix}.png")
             browser.close()
     finally:
         stop_server(server)
