@@ -95,13 +95,19 @@ def paced_updates(updates, plot_slots=(0, 1), status_slot: int = 2, history_slot
       replay once it is done: the training itself is never slowed), then the final result.
     """
     shown: dict[int, dict] = {}  # the plot updates on screen now
-    started = time.monotonic()
+    epochs_before, first_epoch_at = None, None  # the run's curve starts with its first epoch
     for update in updates:
         final = len(update) == 2 and isinstance(update[0], tuple)
         values = list(update[0] if final else update)
         width = len(values)
-        if final and time.monotonic() - started < MIN_DRAW_SECONDS and isinstance(values[history_slot], list) \
-                and all(slot in shown for slot in plot_slots):
+        history = values[history_slot] if isinstance(values[history_slot], list) else None
+        if history is not None:
+            if epochs_before is None:
+                epochs_before = len(history)
+            elif first_epoch_at is None and len(history) > epochs_before:
+                first_epoch_at = time.monotonic()
+        quick = first_epoch_at is not None and time.monotonic() - first_epoch_at < MIN_DRAW_SECONDS
+        if final and quick and history and all(slot in shown for slot in plot_slots):
             for frame in _replay_frames(values[history_slot]):
                 frame_values = [gr.skip()] * width
                 for slot, plot in zip(plot_slots, frame):
@@ -478,7 +484,7 @@ def build(context) -> None:
 
     # The check has no outputs, so a missing input marks nothing; training runs only if it passes.
     train.click(check_before_training, [source, uploads, zip_file, sample], None, api_visibility="private",
-                queue=False) \
+                concurrency_limit=None, show_progress="hidden") \
         .success(run, inputs, outputs, api_name="finetune", concurrency_limit=2, concurrency_id="finetune",
                  show_progress="minimal")
     stop.click(stop_training, None, status, api_name="finetune_stop", concurrency_limit=None, queue=False)
