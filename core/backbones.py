@@ -10,6 +10,7 @@ exactly as it was trained. Each (model, weights) pair is built once per process.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import os
@@ -224,7 +225,12 @@ def hub_weights_local(name: str) -> bool:
     return bool(cfg is not None and cfg.hf_hub_id and hub.cached_file(cfg.hf_hub_id, "model.safetensors"))
 
 
-_cache: dict[tuple[str, str], LoadedModel] = {}
+# Loaded models, most recently used last. The bundled model always stays; of the others (VGG-16
+# alone is 528 MB, with random or hub weights each) only the MAX_LOADED_MODELS last used are kept,
+# so visitors trying every backbone cannot grow the server without bound. An evicted model is
+# rebuilt when asked for again (a model still in use elsewhere lives on until that use ends).
+MAX_LOADED_MODELS = int(os.environ.get("TLL_MAX_LOADED_MODELS", "2"))
+_cache: "collections.OrderedDict[tuple[str, str], LoadedModel]" = collections.OrderedDict()
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -237,16 +243,22 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
     full_name = resolve_name(name)
     weights = weights or default_weights(full_name)
     key = (full_name, weights)
-    if key in _cache:
-        return _cache[key]
+    loaded = _cache.get(key)
+    if loaded is not None:
+        try:
+            _cache.move_to_end(key)
+        except KeyError:  # evicted meanwhile by another thread: this reference is still good
+            pass
+        return loaded
     with _locks_guard:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:  # two visitors asking at once build it once
-        if key not in _cache:
+        loaded = _cache.get(key)
+        if loaded is None:
             model, note = _create(full_name, weights)
             device = pick_device()
             model = model.to(device).eval()
-            _cache[key] = LoadedModel(
+            loaded = LoadedModel(
                 name=full_name,
                 weights=weights,
                 model=model,
@@ -255,8 +267,17 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
                 device=device,
                 note=note,
             )
+            _cache[key] = loaded
             log.info("loaded %s with %s weights on %s", full_name, weights, device)
-    return _cache[key]
+            _evict_beyond(MAX_LOADED_MODELS, keep=key)
+    return loaded
+
+
+def _evict_beyond(limit: int, keep: tuple[str, str]) -> None:
+    others = [k for k in _cache if k != keep and k != (BUNDLED_MODEL, BUNDLED)]
+    for old in others[:max(0, len(others) + 1 - limit)]:  # the new one counts too
+        _cache.pop(old, None)
+        log.info("unloaded %s (%s weights): at most %d models besides the bundled one", *old, limit)
 
 
 def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:

@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from core import backbones, datasets, finetune
+from core.memory import release_memory
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD
 from demo.components import SessionJobs, friendly_errors
@@ -473,14 +474,18 @@ def build(context) -> None:
     def run(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, backbone, mode,
             epochs, seed, overlay, history, runs, session_models, session_dir, request: gr.Request,
             progress=gr.Progress()):
-        for update in paced_updates(train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
-                                                val_split, val_zip, backbone, mode, epochs, seed, overlay, history,
-                                                runs, session_models, session_dir, request, progress)):
-            if len(update) == 2 and isinstance(update[0], tuple):  # the final update, with the picker's choices
-                values, choices = update
-                yield (*values, choices) if picker else values
-            else:
-                yield (*update, *([gr.skip()] * (len(outputs) - len(update))))
+        try:
+            for update in paced_updates(train_model(source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
+                                                    val_split, val_zip, backbone, mode, epochs, seed, overlay,
+                                                    history, runs, session_models, session_dir, request, progress)):
+                if len(update) == 2 and isinstance(update[0], tuple):  # the final update, with the picker's choices
+                    values, choices = update
+                    yield (*values, choices) if picker else values
+                else:
+                    yield (*update, *([gr.skip()] * (len(outputs) - len(update))))
+        finally:
+            # A training frees hundreds of MB of activations and copies: give them back to the system.
+            release_memory()
 
     # The check has no outputs, so a missing input marks nothing; training runs only if it passes.
     train.click(check_before_training, [source, uploads, zip_file, sample], None, api_visibility="private",
