@@ -79,7 +79,7 @@ def main() -> None:
 
     assert {"frozen", "top", "full"} <= set(MODE_TITLES), MODE_TITLES
     zip_path = args.zip or default_zip()
-    server, url, _ = start_server()
+    server, url, _ = start_server(timeout_s=600)  # a busy machine may take minutes
     try:
         time.sleep(5)  # the warm-up thread loads the bundled model
         print(json.dumps({"step": "started", **memory_mb(server.pid)}), flush=True)
