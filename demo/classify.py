@@ -26,6 +26,11 @@ TEXT = {
 }
 
 
+# On a narrow screen the answer sits below the image and controls: bring it into view.
+SHOW_RESULT_ON_PHONES = """() => { if (window.innerWidth < 700) {
+  document.querySelector('#classify-labels')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
+
+
 def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]]:
     """(shown title, value) pairs: the stock backbones, then this visitor's trained models."""
     choices = [(c.title, c.name) for c in backbones.CHOICES]
@@ -128,13 +133,15 @@ def build(context) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             image = ImageInput(label="Your image", type="filepath", sources=["upload", "webcam", "clipboard"], height=360)
+            # Examples right under the image and the controls after them: on a phone the answer
+            # then comes right below what was tapped (and is scrolled into view, see below).
+            gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
             with gr.Row():
                 backbone = gr.Dropdown(backbone_choices(), value=backbones.BUNDLED_MODEL, label="Backbone", scale=3,
-                                       elem_id="classify-backbone")
+                                       elem_id="classify-backbone", min_width=200)
                 weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label=TEXT["weights_label"], scale=2,
                                    elem_id="classify-weights")
             run = gr.Button("Classify", variant="primary")
-            gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
             gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
         with gr.Column(scale=5):
             labels = gr.Label(num_top_classes=5, label=TEXT["imagenet_heading"], elem_id="classify-labels")
@@ -153,7 +160,7 @@ def build(context) -> None:
     # Any new image (upload, webcam, paste, example click) is classified at once.
     # Events sharing a concurrency_id get the smallest limit among them: give each the same one.
     image.change(classify_if_image, inputs, outputs, api_visibility="private", concurrency_id="classify",
-                 concurrency_limit=4)
+                 concurrency_limit=4).success(None, js=SHOW_RESULT_ON_PHONES)
     # .input: the visitor's own change (not the Fine-tune tab adding choices, nor our own reset).
     for control in (backbone, weights):
         control.input(model_changed, inputs, [*outputs, weights], api_visibility="private",

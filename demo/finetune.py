@@ -19,7 +19,7 @@ UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class fo
 SOURCES = [UPLOADS, ZIP, SAMPLES, PETS]
 # Visible text added this round (kept together for the coming translation).
 TEXT = {
-    "replay": "Done: drawing the curve epoch by epoch (epoch {epoch})…",
+    "replay": "Trained: drawing its curve epoch by epoch (epoch {epoch})…",
     "per_class_headers": ["class", "validation images", "correct", "accuracy %"],
     "confusion_corner": "true ↓ / predicted →",
 }

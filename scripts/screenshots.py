@@ -53,7 +53,7 @@ def finetune(page, zip_path: str | None):
     page.locator("#finetune-zip input[type=file]").set_input_files(zip_path)
     page.wait_for_timeout(1500)
     page.locator("#finetune-train").click()
-    page.wait_for_selector("#finetune-status :text('Done')", timeout=300_000)
+    page.wait_for_selector("#finetune-status :text('now in the Classify tab')", timeout=300_000)
     page.wait_for_timeout(2000)
 
 
