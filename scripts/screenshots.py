@@ -26,7 +26,19 @@ def classify(page):
     page.wait_for_timeout(1500)
 
 
+def load_lazy_images(page):
+    """Scroll through the page: Gradio's images load lazily, only near the viewport (a phone's
+    long page would otherwise be captured with blank pictures)."""
+    height = page.evaluate("document.body.scrollHeight")
+    for y in range(0, height + 800, 600):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(150)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+
+
 def features(page):
+    page.locator("#features-grid").scroll_into_view_if_needed()
     page.locator("#features-grid img").wait_for(timeout=120_000)
     page.wait_for_timeout(1500)
 
@@ -93,10 +105,12 @@ def main():
                 if title in actions:
                     actions[title](page)
                 name = title.lower().split()[0].replace("-", "")
+                load_lazy_images(page)
                 page.screenshot(path=str(out / f"{name}{args.suffix}.png"), full_page=True)
                 print(out / f"{name}{args.suffix}.png")
                 if title.startswith("Ideal"):
                     attack(page)
+                    load_lazy_images(page)
                     page.screenshot(path=str(out / f"attack{args.suffix}.png"), full_page=True)
                     print(out / f"attack{args.suffix}.png")
             browser.close()
