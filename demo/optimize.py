@@ -204,7 +204,7 @@ def _build_ideal(choices) -> None:
                                  format="png")
                 # Tall enough for the colour legend under the chart, which names the two lines.
                 plot = gr.LinePlot(x="step", y="value", color="series", label="p(target) and total variation",
-                                   title="p(target) and total variation", color_title="line", height=300,
+                                   title="p(target) and total variation", color_title="line", height=380,
                                    elem_id="ideal-plot")
             status = gr.Markdown("Pick a class and press *Make the ideal image*.", elem_id="ideal-status",
                                  elem_classes=["tll-status"])
