@@ -68,7 +68,7 @@ def test_features_endpoint_draws_the_chosen_layer(client):
         handle_file("assets/coffee.png"), "tf_efficientnet_lite0", "pretrained", "stage4", 8, "magma",
         api_name="/features")
     # Dropdown and slider come back as updates: the layer list and the most active channel.
-    assert layer["value"] == "blocks.4" and len(layer["choices"]) == 5
+    assert layer["value"] == "blocks.4" and len(layer["choices"]) == 16  # every block, not only 5 stages
     assert "112×14×14" in stats and "espresso" in stats
     assert "bundled" in status and 0 <= channel["value"] < 112 and channel["maximum"] == 111
     with Image.open(grid) as picture:
