@@ -74,7 +74,7 @@ def test_features_endpoint_draws_the_chosen_layer(client):
     with Image.open(grid) as picture:
         assert picture.width == 1600 and picture.height > 300
     rows = table["data"]
-    assert len(rows) == 5 and rows[3][1] == "blocks.4"
+    assert len(rows) == 16 and [row[1] for row in rows if row[2] == "stage"][3] == "blocks.4"
 
 
 def test_features_endpoint_rejects_a_non_image_with_its_name(client, tmp_path):
