@@ -236,7 +236,12 @@ def hub_weights_local(name: str) -> bool:
     return bool(cfg is not None and cfg.hf_hub_id and hub.cached_file(cfg.hf_hub_id, "model.safetensors"))
 
 
-_models = LruCache()  # (name, weights) -> LoadedModel: each pair is built once per process
+# Loaded models, most recently used last. The bundled model always stays; of the others (VGG-16
+# alone is 528 MB, with random or hub weights each) only the MAX_LOADED_MODELS last used are kept,
+# so visitors trying every backbone cannot grow the server without bound. An evicted model is
+# rebuilt when asked for again (a model still in use elsewhere lives on until that use ends).
+MAX_LOADED_MODELS = int(os.environ.get("TLL_MAX_LOADED_MODELS", "2"))
+_models = LruCache(max_items=MAX_LOADED_MODELS, keep=lambda key: key == (BUNDLED_MODEL, BUNDLED))
 
 
 def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> LoadedModel:

@@ -11,8 +11,10 @@ from typing import Callable, Hashable
 
 
 class LruCache:
-    def __init__(self, max_items: int | None = None):
+    def __init__(self, max_items: int | None = None, keep: Callable[[Hashable], bool] | None = None):
+        # keep(key) True: never evicted, and not counted against max_items (e.g. the bundled model).
         self.max_items = max_items
+        self.keep = keep or (lambda key: False)
         self._items: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
@@ -75,8 +77,11 @@ class LruCache:
     def _put(self, key, value) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
-        while self.max_items is not None and len(self._items) > self.max_items:
-            self._items.popitem(last=False)
+        if self.max_items is None:
+            return
+        evictable = [k for k in self._items if not self.keep(k)]
+        for old in evictable[:max(0, len(evictable) - self.max_items)]:  # least recently used first
+            del self._items[old]
 
 
 _MISSING = object()

@@ -38,7 +38,7 @@ class UnknownLayer(ValueError):
 class LayerInfo:
     name: str  # module path inside the model: "features.28", "blocks.4"
     alias: str  # the teaching name: "conv5_3", "relu5_3", "pool5", "stage4"
-    kind: str  # conv / relu / pool / stage
+    kind: str  # conv / relu / pool / block / stage
     shape: tuple[int, int, int]  # channels, height, width
     stride: int  # input pixels per feature-map pixel
 
@@ -186,6 +186,20 @@ def layers_to_record(model: torch.nn.Module) -> tuple[dict[str, tuple[str, str]]
             elif isinstance(child, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
                 wanted[name] = (f"pool{block}", "pool")
                 block, index = block + 1, 0
+    else:
+        # Every block inside the stages too, not only the few stages timm lists (EfficientNet-Lite0
+        # has 16 blocks in 7 groups, 5 of them stages): the lesson walks through the network block by
+        # block. A stage's last block computes the stage's own output, so it is listed once, as the stage.
+        groups = getattr(model, "blocks", None)
+        containers = ([f"blocks.{name}" for name, _ in groups.named_children()]
+                      if isinstance(groups, torch.nn.Sequential) else list(stages))
+        for container in containers:
+            children = list(modules[container].named_children()) \
+                if isinstance(modules.get(container), torch.nn.Sequential) else []
+            for index, (child, _) in enumerate(children):
+                if index == len(children) - 1 and container in stages:
+                    continue
+                wanted[f"{container}.{child}"] = (f"block{container.split('.')[-1]}.{child}", "block")
     for number, name in enumerate(stages, 1):
         wanted.setdefault(name, (f"stage{number}", "stage"))
     return wanted, stages

@@ -57,9 +57,11 @@ def build_demo() -> gr.Blocks:
             gr.HTML(language_switch_html(), elem_id="tll-language", scale=0, min_width=180)
         gr.Markdown(T("app.intro"), elem_id="tll-intro")
         context = AppContext(session_models=gr.State({}, delete_callback=_forget_session_models))
-        for key, build in tabs:
-            with gr.Tab(T(key), elem_id=f"tll-{key.replace('.', '-')}"):
-                build(context)
+        # "wrap": on a phone every tab stays in sight on a second row, none hidden behind a "•••" menu.
+        with gr.Tabs(overflow_behavior="wrap", elem_id="tll-tabs"):
+            for key, build in tabs:
+                with gr.Tab(T(key), elem_id=f"tll-{key.replace('.', '-')}"):
+                    build(context)
         # A visitor closed the page: stop their running jobs (freeing the CPU) and delete their files.
         app.unload(_session_ended)
     return app
@@ -80,6 +82,18 @@ def _forget_session_models(models: dict) -> None:
     forget_trained_models(list((models or {}).values()))
 
 
+# System fonts only: the app runs offline (no web fonts), and these draw "ImageNet" and "offline"
+# plainly (the theme's own display font has a mirrored-looking N and an "fl" ligature read as "f|").
+FONT_STACK = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "Noto Sans",
+              "Liberation Sans", "DejaVu Sans", "sans-serif"]
+MONO_STACK = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "DejaVu Sans Mono",
+              "monospace"]
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Soft(font=FONT_STACK, font_mono=MONO_STACK)
+
+
 def launch_options(host: str | None = None, port: int | None = None) -> dict:
     from starlette.middleware import Middleware
 
@@ -91,7 +105,7 @@ def launch_options(host: str | None = None, port: int | None = None) -> dict:
         head=head_html(),
         app_kwargs={"middleware": [Middleware(ChooseLanguageFirst)]},
         css_paths=[ASSETS / "style.css"],
-        theme=gr.themes.Soft(),
+        theme=theme(),
         allowed_paths=[str(ASSETS)],
         max_file_size=MAX_UPLOAD,
         footer_links=["api"],

@@ -186,16 +186,16 @@ def build(context) -> None:
         with gr.Column(scale=4):
             image = ImageInput(type="filepath", value=example_path("chelsea.png"), label="Your image", elem_id="features-image",
                                sources=["upload", "webcam", "clipboard"], height=300)
-            with gr.Row():
-                backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=default_backbone,
-                                       label="Backbone", scale=3)
-                weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights", scale=2)
+            # One per line: the backbone's full title must fit (it was cut off beside the Weights radio).
+            backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=default_backbone,
+                                   label="Backbone", elem_id="features-backbone")
+            weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights")
             run = gr.Button("Show feature maps", variant="primary")
             gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
             gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
         with gr.Column(scale=3):
-            crop = gr.Image(label="What the model sees (its exact input crop)", height=260, interactive=False,
-                            elem_id="features-crop")
+            crop = gr.Image(label="What the model sees", height=260, interactive=False,
+                            elem_id="features-crop", elem_classes=["tll-crop"])
             status = gr.Markdown(elem_classes=["tll-status"], elem_id="features-status")
         with gr.Column(scale=4):
             # Custom values let API callers name a layer before the first recording ("conv5_3").
@@ -207,7 +207,8 @@ def build(context) -> None:
             cmap = gr.Dropdown(list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap (perceptual)")
             stats = gr.Markdown(elem_classes=["tll-status"], elem_id="features-stats")
     # The pictures carry their own titles, so Gradio's label badge (which would cover them) is hidden.
-    picture = dict(show_label=False, interactive=False, format="jpeg", buttons=["download", "fullscreen"])
+    picture = dict(show_label=False, interactive=False, format="jpeg", buttons=["download", "fullscreen"],
+                   elem_classes=["tll-feature-picture"])
     grid = gr.Image(label="The most active channels of this layer", elem_id="features-grid", **picture)
     channel_view = gr.Image(label="One channel, enlarged and laid over the input", elem_id="features-channel-view",
                             **picture)

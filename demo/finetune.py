@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from core import backbones, datasets, fewshot, finetune
+from core.memory import release_memory
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
@@ -18,6 +19,12 @@ from demo.notes import lesson_notes
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
 SOURCES = [UPLOADS, ZIP, SAMPLES, PETS]
+# Visible text added this round (kept together for the coming translation).
+TEXT = {
+    "replay": "Trained: drawing its curve epoch by epoch (epoch {epoch})…",
+    "per_class_headers": ["class", "held-out images", "correct", "accuracy %"],
+    "confusion_corner": "true ↓ / predicted →",
+}
 PLOT_COLUMNS = ["epoch", "value", "series"]
 # (validation, training) colour per run: the same hue, darker for validation.
 RUN_COLORS = [("#1f77b4", "#9ecae1"), ("#d62728", "#fc9e9c"), ("#2ca02c", "#a1d99b"), ("#9467bd", "#cbb5e0"),
@@ -32,7 +39,13 @@ def _plots(history: list[dict], finished: bool = False):
     """(loss, accuracy) frames for the two line plots, one series per run and split.
 
     None while there is nothing to draw: a LinePlot first given an *empty* DataFrame never
-    draws its colour legend and series afterwards (Gradio 6.31), one given None does."""
+    draws its colour legend and series afterwards (Gradio 6.31), one given None does.
+
+    The chart's settings (title, colours, x range) change only when a run is added, never per
+    epoch: in Gradio 6.31 a settings change rebuilds the chart from the data it held *before*
+    that update (which showed the previous epoch), while a data-only update is drawn as sent.
+    `paced_updates` sends new data before new settings, so every rebuild has the current data.
+    """
     if not history:
         return None, None
     runs = list(dict.fromkeys(row["run"] for row in history))
@@ -48,15 +61,83 @@ def _plots(history: list[dict], finished: bool = False):
             series = f"{row['run']}: {split}"
             loss_rows.append((row["epoch"], row[f"{split}_loss"], series))
             acc_rows.append((row["epoch"], row[f"{split}_acc"] * 100, series))
-    # Fixed colours: a run keeps its colour as others are added.
-    # The title changes with every update, which makes the browser rebuild the chart: a data-only
-    # update keeps the first run's colour domain in Gradio 6.31, hiding the series of later runs,
-    # and a rebuild sees the data of the update before it (hence a distinct title when finished).
-    last = history[-1]["epoch"]
-    count = f" · {runs[-1]}, {last} epoch{'s' if last > 1 else ''}" if finished else f" · {runs[-1]}, epoch {last}"
-    return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), color_map=colors, title=f"Loss{count}"),
-            gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS), color_map=colors,
-                      title=f"Accuracy (%){count}"))
+    # Whole epochs on the x axis (no "1.000000"): 0 to a multiple of 10, so ticks fall on whole
+    # numbers and a first point is not a lone dot in mid-chart; the range grows with the longest run.
+    last_epoch = max(row["epoch"] for row in history)
+    x_lim = [0, max(10, -(-last_epoch // 10) * 10)]
+    title = f" · {runs[-1]}" if len(runs) == 1 else f" · {len(runs)} runs, latest {runs[-1]}"
+    common = dict(color_map=colors, x_lim=x_lim, x_axis_format="d")
+    return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), title=f"Loss{title}", **common),
+            gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS), title=f"Accuracy (%){title}", **common))
+
+
+PLOT_SETTINGS = ("title", "color_map", "x_lim", "x_axis_format")
+# A run whose epochs all arrive within this time (frozen mode: 40 epochs in ~1 s) is drawn again
+# epoch by epoch over about this long once it has finished, so a class sees its curve form.
+MIN_DRAW_SECONDS = float(os.environ.get("TLL_MIN_CURVE_SECONDS", "2.5"))
+REPLAY_FRAMES = 25
+
+
+def _settings(update) -> tuple | None:
+    if not isinstance(update, dict) or "value" not in update:
+        return None
+    return tuple(repr(update.get(key)) for key in PLOT_SETTINGS)
+
+
+def _data_only(update: dict, settings_from: dict | None) -> dict:
+    """`update`'s data under the chart settings already on screen (no rebuild)."""
+    kept = {key: settings_from[key] for key in PLOT_SETTINGS if settings_from and key in settings_from}
+    return {**update, **kept}
+
+
+def paced_updates(updates, view):
+    """train_model's {component: value} updates, drawn right on the page.
+
+    - New chart settings (a run joins the plot) arrive one update after the data they show, so
+      the chart's rebuild sees the current data, not the previous epoch's.
+    - A run that finished faster than MIN_DRAW_SECONDS is drawn again epoch by epoch (a short
+      replay once it is done: the training itself is never slowed), then the final result.
+    """
+    plots, status, history_state = (view.loss_plot, view.acc_plot), view.status, view.form["history"]
+    shown: dict = {}  # the plot updates on screen now
+    epochs_before, first_epoch_at = None, None  # the run's curve starts with its first epoch
+    for update in updates:
+        final = view.results in update
+        history = update.get(history_state) if isinstance(update.get(history_state), list) else None
+        if history is not None:
+            if epochs_before is None:
+                epochs_before = len(history)
+            elif first_epoch_at is None and len(history) > epochs_before:
+                first_epoch_at = time.monotonic()
+        quick = first_epoch_at is not None and time.monotonic() - first_epoch_at < MIN_DRAW_SECONDS
+        if final and quick and history and all(plot in shown for plot in plots):
+            for frame in _replay_frames(history):
+                frame_update = {plot: _data_only(value, shown[plot]) for plot, value in zip(plots, frame)}
+                frame_update[status] = TEXT["replay"].format(epoch=int(frame[0]["value"]["epoch"].max()))
+                yield frame_update
+                time.sleep(MIN_DRAW_SECONDS / REPLAY_FRAMES)
+        changed = [plot for plot in plots if isinstance(update.get(plot), dict) and plot in shown
+                   and _settings(update[plot]) != _settings(shown[plot])]
+        if changed:  # first the data under the settings on screen, then the new settings
+            yield {plot: _data_only(update[plot], shown[plot]) for plot in changed}
+        for plot in plots:
+            if isinstance(update.get(plot), dict):
+                shown[plot] = update[plot]
+            elif plot in update and update[plot] is None:
+                shown.pop(plot, None)
+        yield update
+
+
+def _replay_frames(history: list[dict]):
+    """(loss, accuracy) updates showing the latest run's first 1, 2, … epochs (earlier runs whole)."""
+    if not history:
+        return
+    latest = history[-1]["run"]
+    earlier = [row for row in history if row["run"] != latest]
+    mine = [row for row in history if row["run"] == latest]
+    step = max(1, -(-len(mine) // REPLAY_FRAMES))
+    for count in range(step, len(mine), step):
+        yield _plots(earlier + mine[:count])
 
 
 def _class_list_text(uploads: dict) -> str:
@@ -350,6 +431,26 @@ def source_changed(source: str):
     return [gr.update(visible=source == s) for s in SOURCES]
 
 
+def missing_input(source, uploads, zip_file, sample_name) -> str | None:
+    """What the chosen data source still lacks, in the visitor's words (None when nothing)."""
+    if source == UPLOADS and not uploads:
+        return "add at least two classes of images first (name, images, Add class)"
+    if source == ZIP and not zip_file:
+        return "upload a .zip with one folder per class first"
+    if source == SAMPLES and not sample_name:
+        return "no sample set chosen (the teacher sets a samples folder with --samples DIR)"
+    return None
+
+
+def check_before_training(source, uploads, zip_file, sample_name):
+    """Runs before Train, with no outputs: a missing input is said in a message and touches
+    nothing else (an error in the training event itself would mark every one of its outputs,
+    plots, tables, galleries and download, with an "Error" badge)."""
+    problem = missing_input(source, uploads, zip_file, sample_name)
+    if problem:
+        raise gr.Error(problem[0].upper() + problem[1:] + ".", print_exception=False)
+
+
 def check_pets_available() -> str:
     from core import pets
 
@@ -419,22 +520,30 @@ def build(context) -> None:
                 stop = gr.Button("Stop", variant="stop", elem_id="finetune-stop")
             status = gr.Markdown("", elem_id="finetune-status", elem_classes=["tll-status"])
     with gr.Row():
+        # Tall enough for the legend of several runs (2 lines each) below the chart.
         loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
-                                y_title="cross-entropy loss", height=280, elem_id="finetune-loss")
+                                y_title="cross-entropy loss", height=380, elem_id="finetune-loss")
         acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Accuracy (%)",
-                               y_title="accuracy %", y_lim=[0, 100], height=280, elem_id="finetune-accuracy")
+                               y_title="accuracy %", y_lim=[0, 100], height=380, elem_id="finetune-accuracy")
     results = gr.Markdown(elem_id="finetune-results")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            confusion = gr.Dataframe(label="Confusion matrix (held-out predictions): click a cell to see its images",
-                                     interactive=False, elem_id="finetune-confusion")
-            per_class = gr.Dataframe(label="Per-class accuracy (held-out predictions)", interactive=False,
-                                     elem_id="finetune-per-class")
+            # Empty tables with their real headers (not "1 2 3") before any run; wrapped headers, so
+            # long class names are read whole.
+            confusion = gr.Dataframe(pd.DataFrame(columns=[TEXT["confusion_corner"]]),
+                                     label="Confusion matrix (held-out predictions): click a cell to see its images",
+                                     interactive=False, wrap=True, elem_id="finetune-confusion",
+                                     elem_classes=["tll-table"])
+            per_class = gr.Dataframe(pd.DataFrame(columns=TEXT["per_class_headers"]),
+                                     label="Per-class accuracy (held-out predictions)", interactive=False, wrap=True,
+                                     elem_id="finetune-per-class", elem_classes=["tll-table"])
         with gr.Column(scale=5):
             cell_title = gr.Markdown()
-            cell_gallery = gr.Gallery(label="Images of the clicked cell", columns=5, height=220)
-            wrong = gr.Gallery(label="Misclassified held-out images (true → predicted)", columns=5, height=220,
-                               elem_id="finetune-misclassified")
+            gallery = dict(columns=4, height="auto", object_fit="contain", allow_preview=True,
+                           elem_classes=["tll-gallery"])
+            cell_gallery = gr.Gallery(label="Images of the clicked cell", elem_id="finetune-cell", **gallery)
+            wrong = gr.Gallery(label="Misclassified held-out images (true → predicted)",
+                               elem_id="finetune-misclassified", **gallery)
             export = gr.File(label="Download: the model (.safetensors) and its config (.json)", file_count="multiple",
                              interactive=False, elem_id="finetune-export")
     cam_views.finetune_panel(context.session_models, [wrong, cell_gallery])
@@ -458,10 +567,17 @@ def build(context) -> None:
         confusion=confusion, wrong=wrong, export=export, last_run=last_run)
 
     def run(values: dict, request: gr.Request, progress=gr.Progress()):
-        yield from train_model(view, view.read(values), request, progress)
+        try:
+            yield from paced_updates(train_model(view, view.read(values), request, progress), view)
+        finally:
+            # A training frees hundreds of MB of activations and copies: give them back to the system.
+            release_memory()
 
-    training = train.click(run, view.inputs, view.outputs, api_name="finetune", concurrency_limit=2,
-                           concurrency_id="finetune", show_progress="minimal")
+    # The check has no outputs, so a missing input marks nothing; training runs only if it passes.
+    training = train.click(check_before_training, [source, uploads, zip_file, sample], None, api_visibility="private",
+                           concurrency_limit=None, show_progress="hidden") \
+        .success(run, view.inputs, view.outputs, api_name="finetune", concurrency_limit=2,
+                 concurrency_id="finetune", show_progress="minimal")
     for listener in context.after_training:  # e.g. the Classify tab lists the new model (chained: .then)
         listener(training)
     stop.click(stop_training, None, status, api_name="finetune_stop", concurrency_limit=None, queue=False)

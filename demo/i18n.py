@@ -88,6 +88,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Upload an image, take one with the webcam, paste one, or pick an example.",
         "nl": "Upload een afbeelding, maak er een met de webcam, plak er een, of kies een voorbeeld.",
     },
+    "classify.labels_random": {"en": "Top-5 ImageNet classes (random weights: a meaningless guess)",
+                               "nl": "Top-5 ImageNet-klassen (willekeurige gewichten: zomaar een gok)"},
+    "classify.labels_trained": {"en": "Top-{k} of your classes ({name})", "nl": "Top-{k} van jouw klassen ({name})"},
+    "classify.trained_weights_info": {"en": "a model you trained always answers with its own trained weights",
+                                      "nl": "een model dat je zelf trainde antwoordt altijd met zijn eigen gewichten"},
+    "classify.trained_no_random": {
+        "en": "A model you trained has only its trained weights: pick weights “pretrained”, "
+              "or a stock backbone to see random weights.",
+        "nl": "Een model dat je zelf trainde heeft alleen zijn getrainde gewichten: kies “voorgetraind”, "
+              "of een standaard-backbone om willekeurige gewichten te zien.",
+    },
     "classify.status_initial": {"en": "", "nl": ""},  # filled in by demo/classify.py at build time
     # The language switch: each language's own name, on every screen.
     "lang.en": {"en": "English", "nl": "English"},

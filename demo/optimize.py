@@ -208,21 +208,25 @@ def _build_ideal(choices) -> None:
                 steps = gr.Slider(10, 400, value=ideal_core.DEFAULT_STEPS[ideal_core.ROBUST], step=10, label="Steps",
                                   elem_id="ideal-steps")
                 seed = gr.Number(0, precision=0, label="Seed", minimum=0)
-            with gr.Row():
-                run = gr.Button("Make the ideal image", variant="primary", elem_id="ideal-run")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="ideal-stop")
             gr.Markdown(f"<small>At most 400 steps and {MAX_JOB_SECONDS} s per run; starting photo: "
                         f"{limits_text()}.</small>")
         with gr.Column(scale=6):
+            # The buttons head the results column: on a phone the results come right under them.
             with gr.Row():
-                image = gr.Image(label="Current image", height=260, interactive=False, elem_id="ideal-image",
+                run = gr.Button("Make the ideal image", variant="primary", elem_id="ideal-run")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="ideal-stop")
+            with gr.Row():
+                image = gr.Image(label="Current image", height=300, interactive=False, elem_id="ideal-image",
                                  format="png")
+                # Tall enough for the colour legend under the chart, which names the two lines.
                 plot = gr.LinePlot(x="step", y="value", color="series", label="p(target) and total variation",
-                                   height=260, elem_id="ideal-plot")
+                                   title="p(target) and total variation", color_title="line", height=380,
+                                   elem_id="ideal-plot")
             status = gr.Markdown("Pick a class and press *Make the ideal image*.", elem_id="ideal-status",
                                  elem_classes=["tll-status"])
-            filmstrip = gr.Gallery(label="Filmstrip", columns=FILMSTRIP_FRAMES, height=150, allow_preview=False,
-                                   elem_id="ideal-filmstrip", format="png")
+            # Tiles that wrap onto a second row on a narrow screen, so the last frame is never cut off.
+            filmstrip = gr.Gallery(label="Filmstrip", columns=FILMSTRIP_FRAMES, height="auto", allow_preview=False,
+                                   elem_id="ideal-filmstrip", format="png", elem_classes=["tll-gallery", "tll-filmstrip"])
             download = gr.File(label="The final image (8-bit PNG)", interactive=False)
             gr.Markdown(
                 "<small>Objective: the class's pre-softmax **logit** minus the TV weight × total variation. "

@@ -33,8 +33,15 @@ def vgg_record(chelsea):
 
 def test_bundled_backbone_records_every_timm_stage_with_its_shape(bundled, bundled_record):
     stages = bundled.model.feature_info
-    assert [info.name for info in bundled_record.layers] == [stage["module"] for stage in stages]
-    for info, stage in zip(bundled_record.layers, stages):
+    stage_layers = [info for info in bundled_record.layers if info.kind == "stage"]
+    assert [info.name for info in stage_layers] == [stage["module"] for stage in stages]
+    # ...and every block in between, in the order the network computes them (not only 5 stages)
+    blocks = [name for name, _ in bundled.model.named_modules() if name.count(".") == 2 and name.startswith("blocks.")]
+    assert len(bundled_record.layers) == len(blocks) == 16
+    assert [int(info.name.split(".")[1]) for info in bundled_record.layers] == \
+        sorted(int(info.name.split(".")[1]) for info in bundled_record.layers)
+    assert bundled_record.layer("block5.3").shape == (192, 7, 7)
+    for info, stage in zip(stage_layers, stages):
         assert info.shape == (stage["num_chs"], 224 // stage["reduction"], 224 // stage["reduction"])
         assert info.stride == stage["reduction"]
         assert bundled_record.maps[info.name].shape == info.shape

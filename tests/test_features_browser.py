@@ -68,13 +68,13 @@ def test_features_endpoint_draws_the_chosen_layer(client):
         handle_file("assets/coffee.png"), "tf_efficientnet_lite0", "pretrained", "stage4", 8, "magma",
         api_name="/features")
     # Dropdown and slider come back as updates: the layer list and the most active channel.
-    assert layer["value"] == "blocks.4" and len(layer["choices"]) == 5
+    assert layer["value"] == "blocks.4" and len(layer["choices"]) == 16  # every block, not only 5 stages
     assert "112×14×14" in stats and "espresso" in stats
     assert "bundled" in status and 0 <= channel["value"] < 112 and channel["maximum"] == 111
     with Image.open(grid) as picture:
         assert picture.width == 1600 and picture.height > 300
     rows = table["data"]
-    assert len(rows) == 5 and rows[3][1] == "blocks.4"
+    assert len(rows) == 16 and [row[1] for row in rows if row[2] == "stage"][3] == "blocks.4"
 
 
 def test_features_endpoint_rejects_a_non_image_with_its_name(client, tmp_path):

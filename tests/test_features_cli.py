@@ -34,7 +34,9 @@ def test_bundled_backbone_writes_grid_overlay_strip_and_lists_layers(tmp_path):
     (out,) = lines(result)
     assert out["weights"] == "bundled" and out["backbone"] == "tf_efficientnet_lite0"
     assert out["layer"] == "blocks.2" and out["alias"] == "stage3" and out["shape"] == [40, 28, 28]
-    assert [layer["name"] for layer in out["layers"]] == ["blocks.0", "blocks.1", "blocks.2", "blocks.4", "blocks.6"]
+    stages = [layer["name"] for layer in out["layers"] if layer["kind"] == "stage"]
+    assert stages == ["blocks.0", "blocks.1", "blocks.2", "blocks.4", "blocks.6"]
+    assert len(out["layers"]) == 16 and "blocks.3.1" in [layer["name"] for layer in out["layers"]]
     assert out["layers"][-1]["shape"] == [320, 7, 7] and out["final_layer"] == "blocks.6"
     assert len(out["top_channels"]) == 8 and len(set(out["top_channels"])) == 8
     assert out["channel"] == out["top_channels"][0]
