@@ -24,10 +24,11 @@ class ImageInput(gr.Image):
         if payload.url and payload.url.startswith("data:"):
             # Base64 is 4/3 of the bytes: refuse an oversized pasted image before decoding it.
             if len(payload.url) > MAX_FILE_BYTES * 4 // 3 + 1024:
-                raise gr.Error(f"The pasted image is over the {MAX_FILE_BYTES // 2**20} MB limit.")
+                raise gr.Error(f"The pasted image is over the {MAX_FILE_BYTES // 2**20} MB limit.",
+                               print_exception=False)
             return processing_utils.save_base64_to_cache(payload.url, cache_dir=self.GRADIO_CACHE)
         if payload.path is None:
-            raise gr.Error("The image did not arrive: please upload it again.")
+            raise gr.Error("The image did not arrive: please upload it again.", print_exception=False)
         return str(payload.path)
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block

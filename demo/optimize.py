@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
+import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -32,7 +35,13 @@ FILMSTRIP_FRAMES = 8
 MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
 _jobs = SessionJobs("ideal image", MAX_JOB_SECONDS)
 _attacks = SessionJobs("attack", MAX_JOB_SECONDS)
+# A result PNG lives here only while it is handed to Gradio (which copies it into its own cache for
+# the download link): each run deletes its file as soon as Gradio has taken it, so nothing of a
+# visitor stays here, and leaving the page never deletes a file a response still needs.
 _output_dir = Path(tempfile.mkdtemp(prefix="tll-optvis-"))
+_left_lock = threading.Lock()
+_left_sessions: OrderedDict[str, None] = OrderedDict()  # visitors who closed the page (most recent)
+_LEFT_REMEMBERED = 10_000
 
 
 def class_choices() -> list[tuple[str, str]]:
@@ -45,13 +54,42 @@ def stop(request: gr.Request = None) -> None:
     _jobs.stop(request)
 
 
+def stop_attack(request: gr.Request = None) -> None:
+    _attacks.stop(request)
+
+
 def forget_session(request) -> None:
-    """The visitor left: delete the PNGs made for them."""
-    for path in _output_dir.glob(f"*-{SessionJobs.session(request)[:8]}.png"):
-        path.unlink(missing_ok=True)
+    """The visitor left: their running jobs save nothing from now on (see `_handed_over`)."""
+    with _left_lock:
+        _left_sessions[SessionJobs.session(request)] = None
+        while len(_left_sessions) > _LEFT_REMEMBERED:
+            _left_sessions.popitem(last=False)
 
 
 SessionJobs.cleanups.append(forget_session)
+
+
+def _visitor_left(request, flag) -> bool:
+    with _left_lock:
+        return flag.visitor_left or SessionJobs.session(request) in _left_sessions
+
+
+def _handed_over(image, stem: str, request, flag):
+    """Generator: save `image` as a PNG, yield its path once, delete it when resumed or closed.
+
+    Gradio resumes an event's generator only after it has post-processed (copied into its
+    cache) the value yielded before, so the file is gone once the visitor has their copy. When
+    the visitor already left nothing is saved (and nothing yielded)."""
+    with _left_lock:
+        if flag.visitor_left or SessionJobs.session(request) in _left_sessions:
+            return
+        # A unique name: two runs (of one visitor or several) never share or overwrite a file.
+        path = _output_dir / f"{stem}-{SessionJobs.session(request)[:8]}-{uuid.uuid4().hex[:8]}.png"
+        image.save(path, format="PNG")
+    try:
+        yield str(path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _target(value) -> int:
@@ -106,15 +144,16 @@ def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, eve
             status = (f"Step **{progress.step}/{progress.steps}** · p({name}) = "
                       f"**{progress.terms.get('prob', 0):.3f}** · {progress.seconds:.1f} s")
             yield picture, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, gr.skip()
+    if _visitor_left(request, flag):
+        return  # the page was closed: nobody will see a result, so make and save none
     result = ideal_core.finish(loaded, last, index, mode, started)
-    path = _output_dir / f"ideal-{index}-{SessionJobs.session(request)[:8]}.png"
-    result.image.save(path, format="PNG")
     status = (f"**{'Stopped (' + flag.stop_reason() + ')' if result.stopped else 'Done'}** after {result.steps_done} steps in "
               f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
               f"as a photo is read (resized and cropped), **{result.prob_exact:.3f}** pixel for pixel "
               f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
               f"· total variation {result.total_variation:.3f}")
-    yield result.image, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, str(path)
+    for path in _handed_over(result.image, f"ideal-{index}", request, flag):
+        yield result.image, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, path
 
 
 def _labels(entries: list[dict]) -> dict:
@@ -127,6 +166,7 @@ def _yes(flag: bool) -> str:
 
 @friendly_errors
 def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request = None):
+    """Generator (one result): a generator so that its PNG is deleted once Gradio has copied it."""
     if not image_path:
         raise gr.Error("Upload a photo (or click an example) to attack.")
     image = _optional_image(image_path, "Photo")
@@ -139,15 +179,16 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
                                     transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
     finally:
         _attacks.finish(request, flag)
-    path = _output_dir / f"adversarial-{SessionJobs.session(request)[:8]}.png"
-    result.adversarial.save(path, format="PNG")
+    if _visitor_left(request, flag):
+        return  # the page was closed: nobody will see a result, so save none
     name = short_name(index)
     transfer = ("no second backbone's weights are available here (offline), so transfer is not tested"
                 if result.transfer is None else
                 f"{result.transfer['backbone']}: {_yes(result.transfer['fooled'])} "
                 f"(it says {result.transfer['after']['label']})")
+    stopped = f" · **stopped** ({flag.stop_reason()})" if flag.is_set() else ""
     report = (
-        f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s\n\n"
+        f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s{stopped}\n\n"
         f"| Check | Result |\n|---|---|\n"
         f"| Fools the model (PNG written and re-read) | {_yes(result.fools_png)}: {result.after['label']} "
         f"({result.after['prob']:.3f}) |\n"
@@ -158,8 +199,9 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
         f"| p({name}) before → after | {result.before['target_prob']:.4f} → {result.after['target_prob']:.4f} |\n"
         f"| Transfer to a second backbone | {transfer} |"
     )
-    return (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before),
-            _labels(result.top5_after), report, str(path))
+    for path in _handed_over(result.adversarial, "adversarial", request, flag):
+        yield (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before),
+               _labels(result.top5_after), report, path)
 
 
 def build(context) -> None:
@@ -239,7 +281,9 @@ def _build_attack(choices) -> None:
                 tv = gr.Slider(0, 10, value=0, step=0.5, label="TV weight (smoother change)")
             method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
                               value=attack_core.PGD, label="Method")
-            run = gr.Button("Attack", variant="primary", elem_id="attack-run")
+            with gr.Row():
+                run = gr.Button("Attack", variant="primary", elem_id="attack-run")
+                attack_stop = gr.Button("Stop", variant="stop", elem_id="attack-stop")
             gr.Markdown(f"<small>At most 100 steps and {MAX_JOB_SECONDS} s per attack; {limits_text()}.</small>")
         with gr.Column(scale=6):
             with gr.Row():
@@ -255,3 +299,4 @@ def _build_attack(choices) -> None:
     run.click(run_attack, [source, target, eps, steps, tv, method],
               [original, change, adversarial, before, after, report, download],
               api_name="attack", concurrency_limit=2, concurrency_id="optvis")
+    attack_stop.click(stop_attack, None, None, api_name="attack_stop", queue=False)
