@@ -74,6 +74,32 @@ def _visitor_left(request, flag) -> bool:
         return flag.visitor_left or SessionJobs.session(request) in _left_sessions
 
 
+def _cached_png(picture) -> str:
+    """`picture` as a PNG file in Gradio's cache, written once and atomically; its path.
+
+    Posted as a PIL image, a picture is re-encoded and its cache file rewritten in place on
+    every update (gradio.processing_utils.save_pil_to_cache), and the live filmstrip re-posts
+    every frame on every update: a browser fetching a frame while it was rewritten got a
+    truncated file (h11 "Too little data for declared Content-Length" in the server log).
+    Gradio copies a posted *path* only when its content is not cached yet, so post paths."""
+    import io
+
+    from gradio.processing_utils import hash_bytes
+    from gradio.utils import get_upload_folder
+
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    folder = Path(get_upload_folder()) / hash_bytes(data)
+    path = folder / "image.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = folder / f".image-{uuid.uuid4().hex}.png"
+        staging.write_bytes(data)
+        os.replace(staging, path)
+    return str(path)
+
+
 def _handed_over(image, stem: str, request, flag):
     """Generator: save `image` as a PNG, yield its path once, delete it when resumed or closed.
 
@@ -134,7 +160,7 @@ def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, eve
     for progress in ideal_core.ideal_steps(loaded, index, steps=steps, tv=float(tv), mode=mode, start=start,
                                            photo=photo, seed=int(seed), every=every, should_stop=flag.is_set):
         last = progress
-        picture = attack_core.to_pil(progress.image)
+        picture = _cached_png(attack_core.to_pil(progress.image))
         if progress.step % frame_every == 0 or progress.finished:
             filmstrip.append((picture, f"step {progress.step}"))
         if progress.terms:
@@ -153,7 +179,7 @@ def _ideal_updates(loaded, index, name, steps, tv, mode, start, photo, seed, eve
               f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
               f"· total variation {result.total_variation:.3f}")
     for path in _handed_over(result.image, f"ideal-{index}", request, flag):
-        yield result.image, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, path
+        yield _cached_png(result.image), filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, path
 
 
 def _labels(entries: list[dict]) -> dict:

@@ -85,9 +85,17 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
     def tracebacks(self, since: int = 0) -> list[str]:
-        """Tracebacks the server logged after character `since` of its log. Every message meant for
-        a visitor is a gr.Error that prints nothing, so any traceback is a fault of the server."""
-        return self.log()[since:].split("Traceback (most recent call last):")[1:]
+        """Tracebacks the server logged after character `since` of its log: faults of the server.
+
+        The app's messages for a visitor are gr.Errors that print nothing. Gradio prints its own
+        input checks (e.g. a slider value over its maximum) as a gr.Error traceback without any
+        frame of this project: those are not faults."""
+        def gradios_own_check(block: str) -> bool:
+            last = next((line for line in block.splitlines()[1:] if line and not line.startswith(" ")), "")
+            return last.startswith("gradio.exceptions.Error") and str(ROOT) not in block
+
+        blocks = self.log()[since:].split("Traceback (most recent call last):")[1:]
+        return [block for block in blocks if not gradios_own_check(block)]
 
     def cpu_seconds(self) -> float:
         """CPU time the server process has used so far (user + system), from /proc."""
