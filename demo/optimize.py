@@ -296,7 +296,8 @@ def _build_ideal(choices) -> None:
 def _build_attack(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240)
+            source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240,
+                                elem_id="attack-source")
             gr.Examples([[example_path(name)] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
             target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label="Make the model see (type to search)",
                                  filterable=True, elem_id="attack-target")
