@@ -32,7 +32,11 @@ from local_server import start_server, stop_server  # noqa: E402 (a sibling scri
 def classify_loop(url: str, deadline: float, latencies: list, errors: list, index: int) -> None:
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False)
+    try:
+        client = Client(url, verbose=False)
+    except Exception as error:  # noqa: BLE001 - a visitor who cannot even connect is a failure too
+        errors.append(f"client creation: {type(error).__name__}: {error}"[:200])
+        return
     for call in range(MAX_CALLS_PER_CLIENT):
         if time.time() >= deadline:
             return
