@@ -41,20 +41,31 @@ def hub_reachable() -> bool:
         cached = _probe_cache.get(key)
         if cached and time.monotonic() - cached[0] < _PROBE_TTL_S:
             return cached[1]
-        ok = _connect_with_timeout(host, port, PROBE_TIMEOUT_S)
+        ok = _connect_with_timeout(host, port, PROBE_TIMEOUT_S, tls=parsed.scheme != "http")
         _probe_cache[key] = (time.monotonic(), ok)
         return ok
 
 
-def _connect_with_timeout(host: str, port: int, timeout: float) -> bool:
+def _connect_with_timeout(host: str, port: int, timeout: float, tls: bool = True) -> bool:
+    """True when the host *answers* within `timeout`: a TLS handshake completes (https), or an
+    HTTP request gets its first byte back (http). An open TCP port is not enough: a captive
+    portal or a firewall that accepts and never answers would otherwise pass the probe, and the
+    download after it would hang in huggingface_hub's retries for minutes."""
     # DNS lookups ignore socket timeouts, so the whole probe runs in a thread we stop waiting for.
     result = {"ok": False}
 
     def attempt():
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError:
+            with socket.create_connection((host, port), timeout=timeout) as sock:
+                if tls:
+                    import ssl
+
+                    with ssl.create_default_context().wrap_socket(sock, server_hostname=host):
+                        result["ok"] = True
+                else:
+                    sock.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                    result["ok"] = bool(sock.recv(1))
+        except (OSError, ValueError):
             pass
 
     worker = threading.Thread(target=attempt, daemon=True)
@@ -85,6 +96,7 @@ def fetch_file(repo_id: str, filename: str) -> str:
     from huggingface_hub import hf_hub_download
 
     try:
-        return hf_hub_download(repo_id, filename)
+        # A short metadata timeout: a hub that answered the probe but stalls later still fails fast.
+        return hf_hub_download(repo_id, filename, etag_timeout=PROBE_TIMEOUT_S)
     except Exception as error:  # network errors, 404, gated repos...
         raise HubUnavailable(f"could not download {repo_id}/{filename}: {type(error).__name__}") from None

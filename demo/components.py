@@ -25,10 +25,11 @@ class ImageInput(gr.Image):
         if payload.url and payload.url.startswith("data:"):
             # Base64 is 4/3 of the bytes: refuse an oversized pasted image before decoding it.
             if len(payload.url) > MAX_FILE_BYTES * 4 // 3 + 1024:
-                raise gr.Error(f"The pasted image is over the {MAX_FILE_BYTES // 2**20} MB limit.")
+                raise gr.Error(f"The pasted image is over the {MAX_FILE_BYTES // 2**20} MB limit.",
+                               print_exception=False)
             return processing_utils.save_base64_to_cache(payload.url, cache_dir=self.GRADIO_CACHE)
         if payload.path is None:
-            raise gr.Error("The image did not arrive: please upload it again.")
+            raise gr.Error("The image did not arrive: please upload it again.", print_exception=False)
         return str(payload.path)
 
 
@@ -86,12 +87,16 @@ def friendly_errors(fn):
     log = logging.getLogger(fn.__module__)
 
     def translate(error: Exception) -> gr.Error:
+        # gr.Error prints its traceback in the server log unless told not to (print_exception
+        # defaults to True): a message meant for the visitor is not a fault of the server.
         if isinstance(error, gr.Error):
+            error.print_exception = False
             return error
         if isinstance(error, (ValueError, RuntimeError, OSError)):
-            return gr.Error(str(error) or type(error).__name__)
+            return gr.Error(str(error) or type(error).__name__, print_exception=False)
         log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(f"Something went wrong ({type(error).__name__}). Please try another input.")
+        return gr.Error(f"Something went wrong ({type(error).__name__}). Please try another input.",
+                        print_exception=False)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
+import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -41,7 +44,13 @@ CHANGE_TV_LABEL = "Smoothness of the change (total-variation weight)"
 MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
 _jobs = SessionJobs("ideal image", MAX_JOB_SECONDS)
 _attacks = SessionJobs("attack", MAX_JOB_SECONDS)
+# A result PNG lives here only while it is handed to Gradio (which copies it into its own cache for
+# the download link): each run deletes its file as soon as Gradio has taken it, so nothing of a
+# visitor stays here, and leaving the page never deletes a file a response still needs.
 _output_dir = Path(tempfile.mkdtemp(prefix="tll-optvis-"))
+_left_lock = threading.Lock()
+_left_sessions: OrderedDict[str, None] = OrderedDict()  # visitors who closed the page (most recent)
+_LEFT_REMEMBERED = 10_000
 
 
 def class_choices() -> list[tuple[str, str]]:
@@ -61,13 +70,68 @@ def stop(request: gr.Request = None) -> None:
     _jobs.stop(request)
 
 
+def stop_attack(request: gr.Request = None) -> None:
+    _attacks.stop(request)
+
+
 def forget_session(request) -> None:
-    """The visitor left: delete the PNGs made for them."""
-    for path in _output_dir.glob(f"*-{SessionJobs.session(request)[:8]}.png"):
-        path.unlink(missing_ok=True)
+    """The visitor left: their running jobs save nothing from now on (see `_handed_over`)."""
+    with _left_lock:
+        _left_sessions[SessionJobs.session(request)] = None
+        while len(_left_sessions) > _LEFT_REMEMBERED:
+            _left_sessions.popitem(last=False)
 
 
 SessionJobs.cleanups.append(forget_session)
+
+
+def _visitor_left(request, flag) -> bool:
+    with _left_lock:
+        return flag.visitor_left or SessionJobs.session(request) in _left_sessions
+
+
+def _cached_png(picture) -> str:
+    """`picture` as a PNG file in Gradio's cache, written once and atomically; its path.
+
+    Posted as a PIL image, a picture is re-encoded and its cache file rewritten in place on
+    every update (gradio.processing_utils.save_pil_to_cache), and the live filmstrip re-posts
+    every frame on every update: a browser fetching a frame while it was rewritten got a
+    truncated file (h11 "Too little data for declared Content-Length" in the server log).
+    Gradio copies a posted *path* only when its content is not cached yet, so post paths."""
+    import io
+
+    from gradio.processing_utils import hash_bytes
+    from gradio.utils import get_upload_folder
+
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    folder = Path(get_upload_folder()) / hash_bytes(data)
+    path = folder / "image.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = folder / f".image-{uuid.uuid4().hex}.png"
+        staging.write_bytes(data)
+        os.replace(staging, path)
+    return str(path)
+
+
+def _handed_over(image, stem: str, request, flag):
+    """Generator: save `image` as a PNG, yield its path once, delete it when resumed or closed.
+
+    Gradio resumes an event's generator only after it has post-processed (copied into its
+    cache) the value yielded before, so the file is gone once the visitor has their copy. When
+    the visitor already left nothing is saved (and nothing yielded)."""
+    with _left_lock:
+        if flag.visitor_left or SessionJobs.session(request) in _left_sessions:
+            return
+        # A unique name: two runs (of one visitor or several) never share or overwrite a file.
+        path = _output_dir / f"{stem}-{SessionJobs.session(request)[:8]}-{uuid.uuid4().hex[:8]}.png"
+        image.save(path, format="PNG")
+    try:
+        yield str(path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _target(value) -> int:
@@ -111,7 +175,7 @@ def _ideal_updates(loaded, index, options: dict, flag, request, started):
     filmstrip, history, last = [], [], None
     for progress in ideal_core.ideal_steps(loaded, index, should_stop=flag.is_set, **options):
         last = progress
-        picture = to_pil(progress.image)
+        picture = _cached_png(to_pil(progress.image))
         if progress.step % frame_every == 0 or progress.finished:
             filmstrip.append((picture, f"step {progress.step}"))
         if progress.terms:
@@ -121,15 +185,16 @@ def _ideal_updates(loaded, index, options: dict, flag, request, started):
             status = (f"Step **{progress.step}/{progress.steps}** · p({name}) = "
                       f"**{progress.terms.get('prob', 0):.3f}** · {progress.seconds:.1f} s")
             yield picture, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, gr.skip()
+    if _visitor_left(request, flag):
+        return  # the page was closed: nobody will see a result, so make and save none
     result = ideal_core.ideal_result(loaded, last, index, mode, started)
-    path = _output_dir / f"ideal-{index}-{SessionJobs.session(request)[:8]}.png"
-    result.image.save(path, format="PNG")
     status = (f"**{'Stopped (' + flag.stop_reason() + ')' if result.stopped else 'Done'}** after {result.steps_done} steps in "
               f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
               f"as a photo is read (resized and cropped), **{result.prob_exact:.3f}** pixel for pixel "
               f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
               f"· total variation {result.total_variation:.3f}")
-    yield result.image, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, str(path)
+    for path in _handed_over(result.image, f"ideal-{index}", request, flag):
+        yield _cached_png(result.image), filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, path
 
 
 def _labels(entries: list[dict]) -> dict:
@@ -142,6 +207,7 @@ def _yes(flag: bool) -> str:
 
 @friendly_errors
 def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request = None):
+    """Generator (one result): a generator so that its PNG is deleted once Gradio has copied it."""
     if not image_path:
         raise gr.Error("Upload a photo (or click an example) to attack.")
     image = _optional_image(image_path, "Photo")
@@ -154,15 +220,16 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
                                     transfer_model=attack_core.transfer_backbone(exclude=loaded.name))
     finally:
         _attacks.finish(request, flag)
-    path = _output_dir / f"adversarial-{SessionJobs.session(request)[:8]}.png"
-    result.adversarial.save(path, format="PNG")
+    if _visitor_left(request, flag):
+        return  # the page was closed: nobody will see a result, so save none
     name = short_name(index)
     transfer = ("no second backbone's weights are available here (offline), so transfer is not tested"
                 if result.transfer is None else
                 f"{result.transfer['backbone']}: {_yes(result.transfer['fooled'])} "
                 f"(it says {result.transfer['after']['label']})")
+    stopped = f" · **stopped** ({flag.stop_reason()})" if flag.is_set() else ""
     report = (
-        f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s\n\n"
+        f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s{stopped}\n\n"
         f"| Check | Result |\n|---|---|\n"
         f"| Fools the model (PNG written and re-read) | {_yes(result.fools_png)}: {result.after['label']} "
         f"({result.after['prob']:.3f}) |\n"
@@ -173,8 +240,9 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
         f"| p({name}) before → after | {result.before['target_prob']:.4f} → {result.after['target_prob']:.4f} |\n"
         f"| Transfer to a second backbone | {transfer} |"
     )
-    return (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before),
-            _labels(result.top5_after), report, str(path))
+    for path in _handed_over(result.adversarial, "adversarial", request, flag):
+        yield (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before),
+               _labels(result.top5_after), report, path)
 
 
 def build(context) -> None:
@@ -248,7 +316,8 @@ def _build_ideal(choices) -> None:
 def _build_attack(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240)
+            source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240,
+                                elem_id="attack-source")
             gr.Examples([[example_path(name)] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
             target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label="Make the model see (type to search)",
                                  filterable=True, elem_id="attack-target")
@@ -259,7 +328,9 @@ def _build_attack(choices) -> None:
                 tv = gr.Slider(0, 10, value=0, step=0.5, label=CHANGE_TV_LABEL)
             method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
                               value=attack_core.PGD, label="Method")
-            run = gr.Button("Attack", variant="primary", elem_id="attack-run")
+            with gr.Row():
+                run = gr.Button("Attack", variant="primary", elem_id="attack-run")
+                attack_stop = gr.Button("Stop", variant="stop", elem_id="attack-stop")
             gr.Markdown(f"<small>At most 100 steps and {MAX_JOB_SECONDS} s per attack; {limits_text()}.</small>")
         with gr.Column(scale=6):
             with gr.Row():
@@ -276,3 +347,4 @@ def _build_attack(choices) -> None:
                          [original, change, adversarial, before, after, report, download],
                          api_name="attack", concurrency_limit=2, concurrency_id="optvis")
     cam_views.attack_panel(attacked, original, adversarial)  # maps before/after, chained: their own queue
+    attack_stop.click(stop_attack, None, None, api_name="attack_stop", queue=False)

@@ -53,44 +53,80 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The real app, launched as `python app.py --port N`, shared by API and browser tests."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-               GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")))
-    with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                  cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the app exited during start-up:\n{log_path.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("the app did not serve within 120 s")
-    yield url
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    # Gradio logs every gr.Error (a message we meant to show) with its traceback; any other
-    # exception the server logged is a bug, even if every test passed.
-    blocks = log_path.read_text().split("Traceback (most recent call last):")[1:]
-    def exception_line(block: str) -> str:  # the first unindented line after the frames
-        return next((line for line in block.splitlines()[1:] if line and not line.startswith(" ")), "")
+class AppServer:
+    """`python app.py --port N` in a subprocess: its URL, its log, and the TMPDIR it writes to."""
 
-    unexpected = [b for b in blocks if not exception_line(b).startswith("gradio.exceptions.Error")]
-    if unexpected:
-        pytest.fail(f"the server logged {len(unexpected)} unexpected traceback(s):\n{unexpected[0][-3000:]}")
+    def __init__(self, folder: Path, extra_env: dict | None = None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = folder / "server.log"
+        self.tmp_dir = folder / "tmp"  # the app's own temporary files (optimisation PNGs, models)
+        self.tmp_dir.mkdir()
+        (folder / "gradio").mkdir()
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False",
+                   GRADIO_TEMP_DIR=str(folder / "gradio"), TMPDIR=str(self.tmp_dir), **(extra_env or {}))
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the app exited during start-up:\n{self.log()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        self.process.kill()
+        pytest.fail("the app did not serve within 120 s")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def tracebacks(self, since: int = 0) -> list[str]:
+        """Tracebacks the server logged after character `since` of its log: faults of the server.
+
+        The app's messages for a visitor are gr.Errors that print nothing. Gradio prints its own
+        input checks (e.g. a slider value over its maximum) as a gr.Error traceback without any
+        frame of this project: those are not faults."""
+        def gradios_own_check(block: str) -> bool:
+            last = next((line for line in block.splitlines()[1:] if line and not line.startswith(" ")), "")
+            return last.startswith("gradio.exceptions.Error") and str(ROOT) not in block
+
+        blocks = self.log()[since:].split("Traceback (most recent call last):")[1:]
+        return [block for block in blocks if not gradios_own_check(block)]
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.tmp_dir.rglob("*") if p.is_file())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        unexpected = self.tracebacks()
+        if unexpected:
+            pytest.fail(f"the server logged {len(unexpected)} traceback(s):\n{unexpected[0][-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The real app, shared by the API and browser tests (start-up costs ~20 s; start it once)."""
+    server = AppServer(tmp_path_factory.mktemp("server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server.url
 
 
 @pytest.fixture(scope="session")
@@ -108,12 +144,27 @@ def chromium_path() -> str | None:
     return None
 
 
+def on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing(reason: str):
+    """Skip a browser test on a developer's machine without a browser; fail it in CI, where a
+    skipped browser test would let the run go green without testing the page at all."""
+    if on_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def browser():
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set TLL_CHROMIUM); .ci/run installs it")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+        missing("no Chromium found (apt-get install chromium, or set TLL_CHROMIUM); .ci/run installs it")
+    try:
+        import playwright.sync_api as playwright_api
+    except ImportError:
+        missing("playwright is not installed (pip install -r requirements-dev.txt)")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True,

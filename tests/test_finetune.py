@@ -89,21 +89,43 @@ def test_zip_slip_is_refused(evil, tmp_path, monkeypatch):
 
 
 def test_zip_bomb_is_refused(monkeypatch):
-    # 50 MB of zeros compresses to ~50 KB; the limit is lowered so the test stays small.
+    # A genuine bomb: 50 MB of zeros compresses to ~50 KB; the limit is lowered so the test stays
+    # small. Its honest header is refused before a byte is unpacked, by the size budget's message.
     monkeypatch.setattr(datasets, "MAX_ZIP_BYTES", 10 * 2**20)
     data = _zip_bytes({"red/a.png": _png("red"), "blue/bomb.png": b"\0" * (50 * 2**20)})
     assert len(data) < 2**20
-    with pytest.raises(datasets.DatasetError, match="MB"):
+    with pytest.raises(datasets.DatasetError, match=r"would unpack to 50 MB, over the 10 MB limit"):
         datasets.from_zip(data)
 
 
-def test_zip_bomb_with_lying_header_is_stopped_while_reading(monkeypatch):
+def test_the_read_budget_stops_a_member_that_outgrows_it(monkeypatch):
+    # The budget counted while reading: a genuine 3 MB member read with 1 MB left is stopped by the
+    # budget (its own message), after reading about the budget, not the whole member.
+    monkeypatch.setattr(datasets, "MAX_ZIP_BYTES", 2**20)
+    archive = zipfile.ZipFile(io.BytesIO(_zip_bytes({"blue/bomb.png": b"\0" * (3 * 2**20)})))
+    with pytest.raises(datasets.DatasetError, match=r"unpacks to more than 1 MB \(a zip bomb\?\)"):
+        datasets._read_member(archive, archive.infolist()[0], 2**20, "upload.zip")
+
+
+def test_zip_bomb_with_lying_header_stops_at_the_declared_size(monkeypatch):
+    # Headers that claim 100 bytes for 3 MB: zipfile reads only the declared 100 bytes (so the read
+    # budget is never reached) and the checksum of those bytes fails: a damaged archive.
     data = bytearray(_zip_bytes({"red/a.png": _png("red"), "blue/bomb.png": b"\0" * (3 * 2**20)}))
-    # Forge the declared sizes (local header and central directory) to look tiny.
     forged = bytes(data).replace((3 * 2**20).to_bytes(4, "little"), (100).to_bytes(4, "little"))
     monkeypatch.setattr(datasets, "MAX_ZIP_BYTES", 2**20)
-    with pytest.raises(datasets.DatasetError, match="refused|cannot read"):
+    with pytest.raises(datasets.DatasetError, match=r"cannot read 'blue/bomb.png', the archive is damaged "
+                                                    r"\(BadZipFile: Bad CRC-32"):
         datasets.from_zip(forged)
+
+
+def test_too_many_members_are_refused_before_reading():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for number in range(datasets.MAX_ZIP_MEMBERS + 1):
+            archive.writestr(f"cat/{number}.png", b"")
+    with pytest.raises(datasets.DatasetError, match=f"holds {datasets.MAX_ZIP_MEMBERS + 1} files, over the limit "
+                                                    f"of {datasets.MAX_ZIP_MEMBERS}"):
+        datasets.from_zip(buffer.getvalue())
 
 
 def test_bad_sets_get_clear_messages(monkeypatch, tmp_path):

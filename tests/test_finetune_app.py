@@ -67,8 +67,12 @@ def test_two_visitors_train_at_once_and_never_see_each_others_models(app_url, pe
     # each visitor's Classify tab answers with their own classes, and only theirs
     labels, _, status = _classify(alice, alice_names[0])
     assert {c["label"] for c in labels["confidences"]} == {"cat", "dog"} and labels["label"] == "cat"
-    with pytest.raises(Exception):
+    with pytest.raises(Exception) as error:  # Alice's model does not exist for Bob
         _classify(bob, alice_names[0])
+    # Bob's backbone list (checked by Gradio per session) holds his model, not Alice's.
+    message = str(error.value)
+    assert f"{alice_names[0]} is not in the list of choices" in message, message
+    assert bob_names[0] in message and alice_names[0] not in message.split("choices:")[1], message
     labels, _, _ = _classify(bob, bob_names[0])
     assert {c["label"] for c in labels["confidences"]} == {"abyssinian", "curl"}
 

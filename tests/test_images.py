@@ -33,10 +33,21 @@ def test_every_mode_becomes_rgb(mode, fmt):
 
 
 def test_sixteen_bit_keeps_its_brightness():
-    ramp = (np.linspace(0, 65535, 64 * 48).reshape(48, 64)).astype(np.uint16)
-    image = load_image(saved(Image.fromarray(ramp), "PNG"))
-    gray = np.asarray(image)[..., 0]
-    assert gray.min() <= 1 and gray.max() >= 254  # scaled, not clipped to white
+    # Black, quarter, mid, three-quarter grey, white in 16 bits: each keeps its level in 8 bits.
+    # (Clipping to 0-255, Pillow's default, turns everything but black white.)
+    levels = np.array([0, 16384, 32768, 49152, 65535], dtype=np.uint16)
+    image = load_image(saved(Image.fromarray(np.tile(levels, (8, 1))), "PNG"))
+    gray = np.asarray(image)[0, :, :].astype(int)
+    assert np.abs(gray - np.array([0, 64, 128, 191, 255])[:, None]).max() <= 1, gray
+
+
+def test_sixteen_bit_corpus_file_is_the_photo_in_grey():
+    from tests.corpus import _photo, odd_valid_files
+
+    expected = np.asarray(_photo().convert("L"), dtype=int)
+    loaded = np.asarray(load_image(odd_valid_files()["sixteen_bit.png"], name="sixteen_bit.png"), dtype=int)
+    assert loaded.shape == (*expected.shape, 3)
+    assert np.abs(loaded[..., 0] - expected).max() <= 1  # the same grey picture, not a white sheet
 
 
 def test_transparency_is_composited_over_white():
@@ -49,10 +60,17 @@ def test_transparency_is_composited_over_white():
 
 
 def test_exif_orientation_is_applied():
+    # Stored 60x20 with a red top half and a blue bottom half; orientation 6 means "rotate 90 degrees
+    # clockwise to display": the top (red) ends up on the right. A wrong-way turn puts it on the left.
+    stored = np.zeros((20, 60, 3), dtype=np.uint8)
+    stored[:10, :, 0] = 255
+    stored[10:, :, 2] = 255
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
-    data = saved(photo(size=(60, 20)), "JPEG", exif=exif)
-    assert load_image(data).size == (20, 60)
+    exif[0x0112] = 6
+    loaded = np.asarray(load_image(saved(Image.fromarray(stored), "JPEG", exif=exif, quality=95)), dtype=int)
+    assert loaded.shape == (60, 20, 3)
+    assert np.abs(loaded - np.rot90(stored, k=-1).astype(int)).mean() < 8  # clockwise, pixel for pixel
+    assert loaded[30, 17, 0] > 200 and loaded[30, 2, 2] > 200  # red right, blue left
 
 
 def test_animated_gif_gives_first_frame():
