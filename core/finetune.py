@@ -408,6 +408,7 @@ def _train_network(base, train_set, val_set, settings, stop, generator, started)
     optimizer = torch.optim.AdamW(param_groups, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, settings.epochs * steps_per_epoch))
+    loss_fn = nn.CrossEntropyLoss()
     config = dict(base.data_config)
     augment = create_transform(**config, is_training=True, scale=(0.6, 1.0), hflip=0.5, vflip=0.0,
                                color_jitter=None, auto_augment=None, re_prob=0.0) if settings.augment else None
