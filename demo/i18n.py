@@ -117,6 +117,17 @@ def _fill_at_build(key: str, **values) -> None:
 # or text that is all numbers and units. Everything else must be translated (tests/test_dutch.py).
 SAME_IN_DUTCH = {"app.title", "app.heading", "lang.en", "lang.nl", "classify.status_initial"}
 
+def add_strings(table: dict[str, dict[str, str]], same_in_dutch: set[str] = frozenset()) -> None:
+    """A tab module's own strings ({key: {"en": ..., "nl": ...}}, keys "<tab>.<what>"), added to STRINGS
+    when the module is imported, so each tab keeps its text in one place of its own. `same_in_dutch`:
+    keys whose Dutch is rightly the English (names)."""
+    clash = set(table) & set(STRINGS)
+    if clash:
+        raise KeyError(f"strings defined twice: {sorted(clash)}")
+    STRINGS.update(table)
+    SAME_IN_DUTCH.update(same_in_dutch)
+
+
 _I18N = gr.I18n()  # only its __call__ is used: the translations go to launch() via i18n()
 
 
