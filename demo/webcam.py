@@ -22,6 +22,7 @@ import gradio as gr
 
 from core import capture, datasets
 from core.images import MAX_FILE_BYTES, ImageLoadError
+from demo.components import friendly_errors
 from demo.jobs import SessionJobs
 
 BURST_FRAMES = 10
@@ -180,6 +181,7 @@ def on_frame(frame, burst_left: int, name: str, uploads: dict, request: gr.Reque
     return latest, int(burst_left) - 1, uploads, *view(uploads, name, request)
 
 
+@friendly_errors
 def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
     if not name or name not in (uploads or {}):
         raise gr.Error(TEXT["no_class"])
@@ -189,6 +191,7 @@ def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
     return uploads, *view(uploads, name, request)
 
 
+@friendly_errors
 def start_burst(latest, name: str, uploads: dict):
     if not name or name not in (uploads or {}):
         raise gr.Error(TEXT["no_class"])
@@ -197,6 +200,7 @@ def start_burst(latest, name: str, uploads: dict):
     return BURST_FRAMES, TEXT["burst_running"].format(count=BURST_FRAMES, name=name)
 
 
+@friendly_errors
 def add_class(name: str, uploads: dict, request: gr.Request = None):
     uploads = dict(uploads or {})
     try:
@@ -235,6 +239,7 @@ def pick(evt: gr.SelectData):
     return evt.index if evt is not None else None
 
 
+@friendly_errors
 def delete_selected(selected, name: str, uploads: dict, request: gr.Request = None):
     uploads = dict(uploads or {})
     files = list(uploads.get(name) or [])
@@ -246,6 +251,7 @@ def delete_selected(selected, name: str, uploads: dict, request: gr.Request = No
     return uploads, *view(uploads, name, request)
 
 
+@friendly_errors
 def remove_class(name: str, uploads: dict, request: gr.Request = None):
     uploads = dict(uploads or {})
     if name not in uploads:

@@ -104,7 +104,7 @@ def test_a_hub_that_never_answers_is_detected_within_the_probe_time(blackholed_h
 
 def test_a_hub_model_falls_back_to_the_bundled_one_within_seconds(blackholed_hub):
     started = time.time()
-    loaded, message = backbones.load_with_fallback("resnet50")
+    loaded, message = weights.load_with_fallback("resnet50")
     assert time.time() - started < hub.PROBE_TIMEOUT_S + 10  # README: "answers within a few seconds"
     assert loaded.weights == "bundled" and "unreachable" in message and "bundled" in message
 

@@ -100,25 +100,14 @@ def test_panel_handlers_capture_burst_delete_and_forget():
 # --- a real browser with a (fake) camera -------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def camera_browser():
-    from tests.conftest import chromium_path
-
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set TLL_CHROMIUM); .ci/run installs it")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  # a synthetic camera, and no permission prompt
-                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-        yield browser
-        browser.close()
+def camera_browser(browser):
+    """The session's Chromium, which runs with a synthetic camera (tests/conftest.py)."""
+    return browser
 
 
-def _webcam_folders() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), capture.FOLDER_PREFIX + "*")))
+def _webcam_folders(tmp_dir=None) -> set[str]:
+    """The webcam folders in the server's temp folder (tests/conftest.py gives the app its own TMPDIR)."""
+    return set(glob.glob(os.path.join(str(tmp_dir or tempfile.gettempdir()), capture.FOLDER_PREFIX + "*")))
 
 
 def _capture_class(page, name: str, singles: int) -> None:
@@ -132,10 +121,11 @@ def _capture_class(page, name: str, singles: int) -> None:
     page.wait_for_selector(f"#webcam-status :text('{name}: {singles + 10} photo(s)')", timeout=60_000)
 
 
-def test_browser_photographs_two_classes_with_the_webcam_and_trains_on_them(camera_browser, app_url, tmp_path):
+def test_browser_photographs_two_classes_with_the_webcam_and_trains_on_them(camera_browser, app_server, tmp_path):
+    app_url = app_server.url
     started = time.monotonic()
     lap = lambda what: print(f"{time.monotonic() - started:6.1f} s  {what}")  # noqa: E731
-    before = _webcam_folders()
+    before = _webcam_folders(app_server.tmp_dir)
     context = camera_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -166,7 +156,7 @@ def test_browser_photographs_two_classes_with_the_webcam_and_trains_on_them(came
     page.locator("#webcam-delete").click()
     page.wait_for_selector("#webcam-status :text('left: 11 photo(s), 11 from the webcam')")
     # an uploaded photo joins the same class as the webcam's
-    page.get_by_label("Class name").fill("left")
+    page.get_by_label("Class name", exact=True).fill("left")
     page.locator("#finetune-class-files input[type=file]").set_input_files(str(ROOT / "assets" / "chelsea.png"))
     page.wait_for_selector("#finetune-class-files :text('chelsea.png')", timeout=120_000)
     page.locator("#finetune-add-class").click()
@@ -178,19 +168,19 @@ def test_browser_photographs_two_classes_with_the_webcam_and_trains_on_them(came
     # the tab's class list sees the webcam photos as the same per-class set as uploads
     classes = page.locator("#finetune-classes")
     assert "left: 12 image(s)" in classes.inner_text() and "right: 11 image(s)" in classes.inner_text()
-    folders = _webcam_folders() - before
+    folders = _webcam_folders(app_server.tmp_dir) - before
     assert len(folders) == 1 and len(os.listdir(folders.pop())) == 22
 
     lap("class 2 captured")
     page.locator("#finetune-train").click()
     page.wait_for_selector("#finetune-status :text('Done')", timeout=180_000)
-    assert "validation accuracy" in page.locator("#finetune-results").inner_text()
+    assert "cross-validated accuracy" in page.locator("#finetune-results").inner_text()
     headers = page.locator("#finetune-confusion th").all_inner_texts()
     assert any("left" in h for h in headers) and any("right" in h for h in headers), headers
 
     lap("trained")
     # the visitor leaves: their photos are deleted
-    new_folders = _webcam_folders() - before
+    new_folders = _webcam_folders(app_server.tmp_dir) - before
     context.close()
     deadline = time.monotonic() + 60
     while any(Path(f).exists() for f in new_folders) and time.monotonic() < deadline:
