@@ -82,11 +82,17 @@ def backbone_title_key(name: str) -> str | None:
 
 def backbone_choices(session_models: dict | None = None, lang: str | None = None) -> list[tuple]:
     """A backbone picker's (shown title, value) pairs: the stock backbones (titles in the page's
-    language; the value, which the API sees, stays the timm name), then this visitor's trained models."""
+    language; the value, which the API sees, stays the timm name), then this visitor's trained models.
+    `lang` None: when building the UI (titles follow the language on screen); a handler passes its `lang`."""
     from core import backbones  # (here, not at the top: timm and torch load only when a picker is built)
 
-    choices = [(T(backbone_title_key(c.name)) if backbone_title_key(c.name) else c.title, c.name)
-               for c in backbones.CHOICES]
+    def title(choice) -> str:
+        key = backbone_title_key(choice.name)
+        if key is None:
+            return choice.title
+        return T(key) if lang is None else tr(key, lang)
+
+    choices = [(title(c), c.name) for c in backbones.CHOICES]
     choices += [(tr("backbone.yours", lang, name=name), name) for name in (session_models or {})]
     return choices
 
