@@ -28,8 +28,8 @@ one of the 1000 classes still gets an answer: the model can only choose among wh
 """,
         "nl": """
 **Wat er gebeurt.** De foto wordt verkleind en in het midden bijgesneden tot 224 × 224 pixels (*wat het model
-ziet*). Die gaat door de tientallen lagen van een netwerk dat getraind is op 1,2 miljoen ImageNet-foto's, en
-komt eruit als 1000 kansen.
+ziet*). Die gaat door de tientallen lagen van een netwerk dat getraind is op 1,2 miljoen ImageNet-foto's; er
+komen 1000 kansen uit, één per klasse.
 
 **Probeer.**
 1. Klik op het voorbeeld met de kat en zet *Gewichten* op **willekeurig**: hetzelfde netwerk, dezelfde foto, een
@@ -38,7 +38,7 @@ komt eruit als 1000 kansen.
    foto voor die klasse pleit (Grad-CAM: de 7 × 7 activaties van de laatste laag, gewogen naar hoeveel elk
    ervan de score van die klasse verhoogt).
 
-**Let op.** De top-5 is vaak helemaal aannemelijk (cyperse kat, tijgerkat, Egyptische kat). Een foto van iets
+**Let op.** Vaak is de hele top-5 aannemelijk (cyperse kat, tijgerkat, Egyptische kat). Een foto van iets
 dat niet bij de 1000 klassen hoort, krijgt toch een antwoord: het model kan alleen kiezen uit wat het geleerd heeft.
 """,
     },
@@ -66,13 +66,13 @@ pets. The gap to random weights shrinks, but with only a handful of images pretr
 """,
         "nl": """
 **Wat er gebeurt.** In de modus *bevroren* blijft het voorgetrainde netwerk zoals het is en traint alleen een
-nieuwe laatste laag (de kop) op jouw foto's: één gewicht per kenmerk per klasse. *Vanaf nul* traint hetzelfde
+nieuwe laatste laag (de *head*) op jouw foto's: één gewicht per kenmerk per klasse. *Vanaf nul* traint hetzelfde
 netwerk vanuit willekeurige gewichten.
 
 **Probeer.**
 1. Train **bevroren** op 5 foto's per klasse, daarna **vanaf nul** op dezelfde foto's (laat de eerdere runs in de
    grafiek staan). Voorgetraind: na een paar epochs goede antwoorden op de achtergehouden foto's. Vanaf nul: daarop
-   rond het toeval (50% bij twee klassen), ook als het zijn paar trainingsfoto's uit het hoofd kent.
+   nauwelijks beter dan gokken (50% bij twee klassen), ook als het zijn paar trainingsfoto's uit het hoofd kent.
 2. **Hoeveel foto's heb je nodig?** tekent de leercurve: de nauwkeurigheid op achtergehouden foto's tegen het
    aantal foto's per klasse, met voorgetrainde kenmerken en met hetzelfde netwerk met willekeurige gewichten. Het
    gat tussen de lijnen is wat voortrainen op ImageNet waard is; het is het grootst bij weinig foto's.
@@ -128,13 +128,13 @@ every pixel, adds up in the score. The network does not see the way we do.
         "nl": """
 **Wat er gebeurt.** Gradiëntafdaling op de *invoer*: het netwerk blijft vast en de pixels veranderen.
 
-**Ideaal beeld.** Vanuit ruis schuiven de pixels zo dat de score van één klasse stijgt. In de modus **losse
+**Ideaal beeld.** Vanuit ruis veranderen de pixels zo dat de score van één klasse stijgt. In de modus **losse
 pixels** lijkt het resultaat op ruis met een vleugje textuur: heel veel invoerbeelden activeren een klasse, en de
 meeste lijken voor ons op niets. De schuif **gladheid** (variatieverlies, of totale variatie) bestraft
 buurpixels die van elkaar verschillen, en dan verschijnt er structuur.
 
 **Misleidend beeld.** Een foto die per pixel hooguit 2 van de 255 helderheidsniveaus is veranderd (onzichtbaar),
-wordt als een andere klasse herkend. Vergelijk de warmtekaarten ervoor en erna: de foto ziet er hetzelfde uit, maar
+wordt als een andere klasse geclassificeerd. Vergelijk de warmtekaarten ervoor en erna: de foto ziet er hetzelfde uit, maar
 het bewijs is verschoven (het overlapgetal zegt hoeveel). De nieuwe klasse staat nergens op de foto: een patroon
 dat te zwak is om te zien, verspreid over alle pixels, telt op in de score. Het netwerk kijkt niet zoals wij.
 """,
