@@ -29,8 +29,46 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif", ".ppm", ".pgm"}
 
 
+# What can be wrong with a file, in English: key -> template. str(ImageLoadError) is
+# "<file name>: <filled-in template>" (what the CLI prints); a UI in another language translates the
+# error's `key` and `fields` instead (demo.components.image_error_text), so core needs no UI code.
+MESSAGES = {
+    "not_array": "not an image array (shape {shape})",
+    "not_found": "file not found",
+    "folder": "is a folder, not an image",
+    "too_big": "file is {size_mb} MB, over the {limit_mb} MB limit",
+    "empty": "the file is empty (0 bytes)",
+    "too_many_pixels": "image has {megapixels} megapixels, over the {limit_mp} megapixel limit",
+    "bomb": "image has too many pixels, over the {limit_mp} megapixel limit",
+    "pdf": "not an image file (it is a PDF document)",
+    "svg": "not an image file (it is an SVG drawing (vector images are not supported; export it as PNG))",
+    "html": "not an image file (it is an HTML page)",
+    "zip": "not an image file (it is a zip archive)",
+    "text": "not an image file (it is a text file)",
+    "unknown_format": "not an image file (the format is not recognised)",
+    "truncated": "corrupt or unreadable image data (the file is truncated (incomplete download?))",
+    "corrupt": "corrupt or unreadable image data ({reason})",
+    "memory": "image needs too much memory to decode",
+    "no_pixels": "image has no pixels ({width}x{height})",
+    "too_large": "image is {width}x{height} pixels, over the {limit_mp} megapixel limit",
+}
+# The file's name when the caller gave none (also a key: a UI may translate it).
+UNNAMED = {"image": "image", "upload": "upload"}
+
+
 class ImageLoadError(ValueError):
-    """A file that cannot be used as an image; str() is a message for the user."""
+    """A file that cannot be used as an image; str() is an English message for the user.
+
+    `key` (of MESSAGES), `label` (the file's name) and `fields` (numbers as numbers) let a front
+    end say the same in another language; `unnamed` tells that `label` is a stand-in (UNNAMED)."""
+
+    def __init__(self, label: str, key: str | None = None, unnamed: bool = False, **fields):
+        self.label, self.key, self.unnamed, self.fields = label, key, unnamed, fields
+        if key is None:  # a ready message (as when unpickled): shown as it is, in every language
+            super().__init__(label)
+            return
+        english = {name: f"{value:.1f}" if isinstance(value, float) else value for name, value in fields.items()}
+        super().__init__(f"{label}: {MESSAGES[key].format(**english)}")
 
 
 def limits_text() -> str:
@@ -38,20 +76,20 @@ def limits_text() -> str:
 
 
 def _sniff(head: bytes) -> str | None:
-    """Name what a non-image file is, from its first bytes, for a specific message."""
+    """What a non-image file is, from its first bytes (a MESSAGES key), for a specific message."""
     text = head.lstrip()[:256].lower()
     if head.startswith(b"%PDF"):
-        return "a PDF document"
+        return "pdf"
     if b"<svg" in text or (text.startswith(b"<?xml") and b"svg" in head.lower()):
-        return "an SVG drawing (vector images are not supported; export it as PNG)"
+        return "svg"
     if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text:
-        return "an HTML page"
+        return "html"
     if head.startswith(b"PK\x03\x04"):
-        return "a zip archive"
+        return "zip"
     try:
         head.decode("utf-8")
         if head and all(32 <= b < 127 or b in b"\r\n\t" for b in head[:512]):
-            return "a text file"
+            return "text"
     except UnicodeDecodeError:
         pass
     return None
@@ -85,40 +123,40 @@ def load_image(source, name: str | None = None) -> Image.Image:
     Raises ImageLoadError with a message naming the file and the reason.
     """
     if isinstance(source, Image.Image):
-        label = name or "image"
-        _check_pixels(source.size, label)
+        label, unnamed = name or UNNAMED["image"], not name
+        _check_pixels(source.size, label, unnamed)
         return _to_rgb(source)
     if isinstance(source, np.ndarray):
-        label = name or "image"
+        label, unnamed = name or UNNAMED["image"], not name
         if source.ndim not in (2, 3) or source.size == 0:
-            raise ImageLoadError(f"{label}: not an image array (shape {source.shape})")
-        _check_pixels((source.shape[1], source.shape[0]), label)
+            raise ImageLoadError(label, "not_array", unnamed, shape=source.shape)
+        _check_pixels((source.shape[1], source.shape[0]), label, unnamed)
         array = source if source.dtype == np.uint8 else np.clip(source, 0, 255).astype(np.uint8)
         return _to_rgb(Image.fromarray(array))
 
     if isinstance(source, (bytes, bytearray)):
-        data, label = bytes(source), name or "upload"
+        data, label, unnamed = bytes(source), name or UNNAMED["upload"], not name
     else:
         path = Path(source)
-        label = name or path.name
+        label, unnamed = name or path.name, False
         if not path.exists():
-            raise ImageLoadError(f"{label}: file not found")
+            raise ImageLoadError(label, "not_found", unnamed)
         if path.is_dir():
-            raise ImageLoadError(f"{label}: is a folder, not an image")
+            raise ImageLoadError(label, "folder", unnamed)
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ImageLoadError(f"{label}: file is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit")
+            raise ImageLoadError(label, "too_big", unnamed, size_mb=size / 2**20, limit_mb=MAX_FILE_BYTES // 2**20)
         data = path.read_bytes()
     if not data:
-        raise ImageLoadError(f"{label}: the file is empty (0 bytes)")
+        raise ImageLoadError(label, "empty", unnamed)
     if len(data) > MAX_FILE_BYTES:
-        raise ImageLoadError(f"{label}: file is {len(data) / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit")
+        raise ImageLoadError(label, "too_big", unnamed, size_mb=len(data) / 2**20, limit_mb=MAX_FILE_BYTES // 2**20)
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            _check_pixels(image.size, label)
+            _check_pixels(image.size, label, unnamed)
             image.load()
             return _to_rgb(image)
     except ImageLoadError:
@@ -126,29 +164,28 @@ def load_image(source, name: str | None = None) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # PIL refuses at open() beyond twice its limit; its message holds the pixel count.
         found = re.search(r"\((\d+) pixels\)", str(error))
-        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
-        raise ImageLoadError(f"{label}: image has {size}, over the {MAX_PIXELS // 1_000_000} megapixel limit") from None
+        limit_mp = MAX_PIXELS // 1_000_000
+        if found:
+            raise ImageLoadError(label, "too_many_pixels", unnamed, megapixels=round(int(found.group(1)) / 1e6),
+                                 limit_mp=limit_mp) from None
+        raise ImageLoadError(label, "bomb", unnamed, limit_mp=limit_mp) from None
     except UnidentifiedImageError:
-        kind = _sniff(data[:1024])
-        what = f"it is {kind}" if kind else "the format is not recognised"
-        raise ImageLoadError(f"{label}: not an image file ({what})") from None
+        raise ImageLoadError(label, _sniff(data[:1024]) or "unknown_format", unnamed) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
         reason = str(error) or type(error).__name__
         if "truncated" in reason or isinstance(error, EOFError):
-            reason = "the file is truncated (incomplete download?)"
-        raise ImageLoadError(f"{label}: corrupt or unreadable image data ({reason})") from None
+            raise ImageLoadError(label, "truncated", unnamed) from None
+        raise ImageLoadError(label, "corrupt", unnamed, reason=reason) from None  # PIL's own words
     except MemoryError:
-        raise ImageLoadError(f"{label}: image needs too much memory to decode") from None
+        raise ImageLoadError(label, "memory", unnamed) from None
 
 
-def _check_pixels(size: tuple[int, int], label: str) -> None:
+def _check_pixels(size: tuple[int, int], label: str, unnamed: bool = False) -> None:
     width, height = size
     if width < 1 or height < 1:
-        raise ImageLoadError(f"{label}: image has no pixels ({width}x{height})")
+        raise ImageLoadError(label, "no_pixels", unnamed, width=width, height=height)
     if width * height > MAX_PIXELS:
-        raise ImageLoadError(
-            f"{label}: image is {width}x{height} pixels, over the {MAX_PIXELS // 1_000_000} megapixel limit"
-        )
+        raise ImageLoadError(label, "too_large", unnamed, width=width, height=height, limit_mp=MAX_PIXELS // 1_000_000)
 
 
 def content_key(image: Image.Image) -> str:

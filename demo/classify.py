@@ -11,8 +11,8 @@ from core.imagenet import localize_top
 from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from demo import cam_views, example_path
-from demo.components import (PRETRAINED, RANDOM, ImageInput, friendly_errors, model_status, weight_kind,
-                             weights_badge, weights_status)
+from demo.components import (PRETRAINED, RANDOM, ImageInput, backbone_choices, friendly_errors, image_error_text,
+                             model_status, weight_kind, weights_badge, weights_status)
 from demo.i18n import T, number, register, request_language, tr
 from demo.notes import lesson_notes
 
@@ -29,14 +29,6 @@ FORWARD = shared_forward if os.environ.get("TLL_SHARED_FORWARD", "0") == "1" els
 # On a narrow screen the answer sits below the image and controls: bring it into view.
 SHOW_RESULT_ON_PHONES = """() => { if (window.innerWidth < 700) {
   document.querySelector('#classify-labels')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
-
-
-def backbone_choices(session_models: dict | None = None) -> list[tuple[str, str]]:
-    """(shown title, value) pairs: the stock backbones, then this visitor's trained models."""
-    choices = [(c.title, c.name) for c in backbones.CHOICES]
-    for name in (session_models or {}):
-        choices.append((f"★ {name} (yours)", name))
-    return choices
 
 
 def resolve_model(choice: str, weights_choice: str, session_models: dict | None, lang: str | None = None):
@@ -72,7 +64,7 @@ def classify(image_path: str | None, backbone: str = backbones.BUNDLED_MODEL, we
     try:
         image = load_image(image_path)
     except ImageLoadError as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(image_error_text(error, lang)) from None
     loaded, fallback = resolve_model(backbone or backbones.BUNDLED_MODEL, weights, session_models, lang)
     result = classify_image(loaded, image, k=5, forward=FORWARD)
     # ImageNet labels in the page's language; a trained model keeps the names its trainer typed.
@@ -105,9 +97,9 @@ def classify_if_image(image_path, backbone, weights, session_models, request: gr
     return classify_view(image_path, backbone, weights, session_models, request)
 
 
-def refresh_backbones(session_models: dict | None):
+def refresh_backbones(session_models: dict | None, request: gr.Request = None):
     """The picker after a training run: this visitor's trained models listed too."""
-    return gr.update(choices=backbone_choices(session_models))
+    return gr.update(choices=backbone_choices(session_models, request_language(request)))
 
 
 def weights_control(backbone: str, session_models: dict | None, lang: str | None = None) -> dict:

@@ -1,10 +1,112 @@
 """Small Gradio building blocks shared by the tabs (no tensor math here)."""
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 from gradio import processing_utils
 
-from core.images import MAX_FILE_BYTES
+from core.images import MAX_FILE_BYTES, MESSAGES, UNNAMED, ImageLoadError
+from demo.i18n import STRINGS, T, add_strings, default_language, number, request_language, tr
+
+# The shared pieces' visible text: messages every tab can show, the backbone pickers' titles.
+add_strings({
+    "errors.unexpected": {"en": "Something went wrong ({name}). Please try another input.",
+                          "nl": "Er ging iets mis ({name}). Probeer een andere invoer."},
+    "upload.pasted_too_big": {"en": "The pasted image is over the {mb} MB limit.",
+                              "nl": "De geplakte afbeelding is groter dan de limiet van {mb} MB."},
+    "upload.lost": {"en": "The image did not arrive: please upload it again.",
+                    "nl": "De afbeelding is niet aangekomen: upload hem opnieuw."},
+    # core.images.ImageLoadError, by its key ("image.<key>"; English = core.images.MESSAGES).
+    "image.not_array": {"en": MESSAGES["not_array"], "nl": "geen beeldarray (vorm {shape})"},
+    "image.not_found": {"en": MESSAGES["not_found"], "nl": "bestand niet gevonden"},
+    "image.folder": {"en": MESSAGES["folder"], "nl": "is een map, geen afbeelding"},
+    "image.too_big": {"en": MESSAGES["too_big"], "nl": "het bestand is {size_mb} MB, meer dan de limiet van {limit_mb} MB"},
+    "image.empty": {"en": MESSAGES["empty"], "nl": "het bestand is leeg (0 bytes)"},
+    "image.too_many_pixels": {"en": MESSAGES["too_many_pixels"],
+                              "nl": "de afbeelding heeft {megapixels} megapixel, meer dan de limiet van {limit_mp} megapixel"},
+    "image.bomb": {"en": MESSAGES["bomb"], "nl": "de afbeelding heeft te veel pixels, meer dan de limiet van {limit_mp} megapixel"},
+    "image.pdf": {"en": MESSAGES["pdf"], "nl": "geen afbeelding (het is een pdf-document)"},
+    "image.svg": {"en": MESSAGES["svg"], "nl": "geen afbeelding (het is een SVG-tekening: vectorafbeeldingen werken hier "
+                                              "niet; exporteer hem als PNG)"},
+    "image.html": {"en": MESSAGES["html"], "nl": "geen afbeelding (het is een webpagina, HTML)"},
+    "image.zip": {"en": MESSAGES["zip"], "nl": "geen afbeelding (het is een zip-archief)"},
+    "image.text": {"en": MESSAGES["text"], "nl": "geen afbeelding (het is een tekstbestand)"},
+    "image.unknown_format": {"en": MESSAGES["unknown_format"], "nl": "geen afbeelding (het bestandsformaat is onbekend)"},
+    "image.truncated": {"en": MESSAGES["truncated"],
+                        "nl": "beschadigde of onleesbare beeldgegevens (het bestand is onvolledig: is het downloaden "
+                              "afgebroken?)"},
+    "image.corrupt": {"en": MESSAGES["corrupt"], "nl": "beschadigde of onleesbare beeldgegevens ({reason})"},
+    "image.memory": {"en": MESSAGES["memory"], "nl": "de afbeelding heeft te veel geheugen nodig om te openen"},
+    "image.no_pixels": {"en": MESSAGES["no_pixels"], "nl": "de afbeelding heeft geen pixels ({width}x{height})"},
+    "image.too_large": {"en": MESSAGES["too_large"],
+                        "nl": "de afbeelding is {width}x{height} pixels, meer dan de limiet van {limit_mp} megapixel"},
+    "image.unnamed.image": {"en": UNNAMED["image"], "nl": "afbeelding"},
+    "image.unnamed.upload": {"en": UNNAMED["upload"], "nl": "je upload"},
+    # The backbone pickers (core.backbones.CHOICES): shown titles; the value stays the timm name.
+    "backbone.tf_efficientnet_lite0": {"en": "EfficientNet-Lite0 (bundled, offline)",
+                                       "nl": "EfficientNet-Lite0 (meegeleverd, offline)"},
+    "backbone.vgg16_tv_in1k": {"en": "VGG-16 (hub)", "nl": "VGG-16 (via de hub)"},
+    "backbone.resnet50_a1_in1k": {"en": "ResNet-50 (hub)", "nl": "ResNet-50 (via de hub)"},
+    "backbone.mobilenetv3_large_100_ra_in1k": {"en": "MobileNetV3-Large (hub)", "nl": "MobileNetV3-Large (via de hub)"},
+    "backbone.yours": {"en": "★ {name} (yours)", "nl": "★ {name} (van jou)"},
+    # Which weights a model runs with: the notes core adds (core.backbones, core.trained, core.weights).
+    "weights.note.random": {"en": "architecture only, random initialisation",
+                            "nl": "alleen de architectuur, willekeurig geïnitialiseerd"},
+    "weights.note.trained": {"en": "{mode} mode on {backbone}", "nl": "modus {mode} op {backbone}"},
+    "weights.note.trained_acc": {"en": "{mode} mode on {backbone}, {how} accuracy {acc}",
+                                 "nl": "modus {mode} op {backbone}, {how} {acc}"},
+    "weights.note.validation": {"en": "validation", "nl": "nauwkeurigheid op de validatiefoto's"},
+    "weights.note.cross-validated": {"en": "cross-validated", "nl": "gekruisvalideerde nauwkeurigheid"},
+    "weights.mode.frozen": {"en": "frozen", "nl": "bevroren"},
+    "weights.mode.top": {"en": "top", "nl": "bovenste blokken"},
+    "weights.mode.full": {"en": "full", "nl": "volledig"},
+    "weights.mode.scratch": {"en": "scratch", "nl": "vanaf nul"},
+    "weights.unavailable": {"en": "{name} weights unavailable ({reason}); using the bundled {bundled} instead",
+                            "nl": "de gewichten van {name} zijn niet beschikbaar ({reason}); in plaats daarvan draait "
+                                  "het meegeleverde {bundled}"},
+    "weights.hub_unreachable": {"en": "the Hugging Face hub is unreachable (no network?) and {repo} is not cached",
+                                "nl": "de Hugging Face Hub is niet bereikbaar (geen netwerk?) en {repo} staat niet in "
+                                      "de lokale cache"},
+    "weights.hub_offline": {"en": "{repo} is not in the local cache and HF_HUB_OFFLINE is set",
+                            "nl": "{repo} staat niet in de lokale cache en HF_HUB_OFFLINE staat aan"},
+    "weights.hub_failed": {"en": "could not download {file}: {error}", "nl": "{file} downloaden is mislukt: {error}"},
+})
+
+
+def backbone_title_key(name: str) -> str | None:
+    """The string key of a stock backbone's picker title (None for another name)."""
+    key = "backbone." + name.replace(".", "_")
+    return key if key in STRINGS else None
+
+
+def backbone_choices(session_models: dict | None = None, lang: str | None = None) -> list[tuple]:
+    """A backbone picker's (shown title, value) pairs: the stock backbones (titles in the page's
+    language; the value, which the API sees, stays the timm name), then this visitor's trained models.
+    `lang` None: when building the UI (titles follow the language on screen); a handler passes its `lang`."""
+    from core import backbones  # (here, not at the top: timm and torch load only when a picker is built)
+
+    def title(choice) -> str:
+        key = backbone_title_key(choice.name)
+        if key is None:
+            return choice.title
+        return T(key) if lang is None else tr(key, lang)
+
+    choices = [(title(c), c.name) for c in backbones.CHOICES]
+    choices += [(tr("backbone.yours", lang, name=name), name) for name in (session_models or {})]
+    return choices
+
+
+def image_error_text(error: ImageLoadError, lang: str | None = None) -> str:
+    """An image loader's error in `lang`: str(error) in English (exactly what the CLI says)."""
+    if not lang or lang == "en" or error.key is None or f"image.{error.key}" not in STRINGS:
+        return str(error)
+    fields = {name: number(value, lang, 1) if isinstance(value, float)
+              else number(value, lang, 0) if isinstance(value, int) and name not in ("width", "height")
+              else value for name, value in error.fields.items()}
+    label = tr(f"image.unnamed.{error.label}", lang) if error.unnamed and f"image.unnamed.{error.label}" in STRINGS \
+        else error.label
+    return f"{label}: {tr(f'image.{error.key}', lang, **fields)}"
 
 
 class ImageInput(gr.Image):
@@ -24,12 +126,13 @@ class ImageInput(gr.Image):
             return None
         if payload.url and payload.url.startswith("data:"):
             # Base64 is 4/3 of the bytes: refuse an oversized pasted image before decoding it.
+            # (Gradio gives preprocess() no request: the server's language, English by default.)
             if len(payload.url) > MAX_FILE_BYTES * 4 // 3 + 1024:
-                raise gr.Error(f"The pasted image is over the {MAX_FILE_BYTES // 2**20} MB limit.",
+                raise gr.Error(tr("upload.pasted_too_big", default_language(), mb=MAX_FILE_BYTES // 2**20),
                                print_exception=False)
             return processing_utils.save_base64_to_cache(payload.url, cache_dir=self.GRADIO_CACHE)
         if payload.path is None:
-            raise gr.Error("The image did not arrive: please upload it again.", print_exception=False)
+            raise gr.Error(tr("upload.lost", default_language()), print_exception=False)
         return str(payload.path)
 
 
@@ -47,8 +150,6 @@ def weight_kind(choice: str | None):
 def weights_badge(weights: str, text: str, lang: str | None = None) -> str:
     """A coloured tag saying which weights are in use (impossible to miss when random), then the
     details. Plain HTML + CSS (assets/style.css): no emoji, which a classroom PC may lack fonts for."""
-    from demo.i18n import STRINGS, tr
-
     key = f"weights.tag.{weights}"
     tag = tr(key, lang) if key in STRINGS else weights.upper()
     return f'<span class="tll-badge tll-badge-{weights}">{tag}</span> {text}'
@@ -56,47 +157,108 @@ def weights_badge(weights: str, text: str, lang: str | None = None) -> str:
 
 def weights_status(weights: str, status: str, fallback: str = "", lang: str | None = None) -> str:
     """The weights badge, after a note when the asked-for weights were replaced by others."""
-    from demo.i18n import tr
-
     text = weights_badge(weights, status, lang)
-    return f"{tr('weights.fallback', lang, text=fallback)}\n\n{text}" if fallback else text
+    return f"{tr('weights.fallback', lang, text=fallback_text(fallback, lang))}\n\n{text}" if fallback else text
+
+
+# core.weights' fallback message and core.hub's reasons, as they read in English (see fallback_text).
+_UNAVAILABLE = re.compile(r"^(?P<name>\S+) weights unavailable \((?P<reason>.*)\); using the bundled (?P<bundled>\S+) instead$",
+                          re.S)
+_HUB_REASONS = {
+    "weights.hub_unreachable": re.compile(r"^the Hugging Face hub is unreachable \(no network\?\) and (?P<repo>\S+) is not cached$"),
+    "weights.hub_offline": re.compile(r"^(?P<repo>\S+) is not in the local cache and HF_HUB_OFFLINE is set$"),
+    "weights.hub_failed": re.compile(r"^could not download (?P<file>\S+): (?P<error>\w+)$"),
+}
+
+
+def fallback_text(message: str, lang: str | None = None) -> str:
+    """core.weights' "weights unavailable ... using the bundled ... instead" in `lang` (as it is in
+    English, and for a reason this does not know: the reason stays in core's English words)."""
+    found = _UNAVAILABLE.match(message or "")
+    if not lang or lang == "en" or not found:
+        return message
+    reason = found["reason"]
+    for key, pattern in _HUB_REASONS.items():
+        if match := pattern.match(reason):
+            reason = tr(key, lang, **match.groupdict())
+            break
+    return tr("weights.unavailable", lang, name=found["name"], reason=reason, bundled=found["bundled"])
+
+
+_TRAINED_NOTE = re.compile(r"^(?P<mode>\w+) mode on (?P<backbone>\S+?)"
+                           r"(?:, (?P<how>validation|cross-validated) accuracy (?P<acc>[\d.]+)%)?$")
+
+
+def _note_text(note: str, lang: str) -> str:
+    """core's note on where a model's weights came from, in `lang` (kept as it is when unknown)."""
+    from core import backbones
+
+    if note == backbones.BUNDLED_NOTE:
+        return tr("weights.note.bundled", lang)
+    if note == STRINGS["weights.note.random"]["en"]:
+        return tr("weights.note.random", lang)
+    if note.startswith("from "):
+        return tr("weights.note.hub", lang, source=note[len("from "):])
+    found = _TRAINED_NOTE.match(note)
+    if found and f"weights.mode.{found['mode']}" in STRINGS:
+        mode = tr(f"weights.mode.{found['mode']}", lang)
+        if found["how"]:
+            return tr("weights.note.trained_acc", lang, mode=mode, backbone=found["backbone"],
+                      how=tr(f"weights.note.{found['how']}", lang), acc=number(float(found["acc"]), lang, 1) + "%")
+        return tr("weights.note.trained", lang, mode=mode, backbone=found["backbone"])
+    return note
 
 
 def model_status(name: str, weights: str, note: str = "", lang: str | None = None) -> str:
     """core.backbones.status_text in the page's language: which weights a model runs with."""
     from core import backbones
-    from demo.i18n import STRINGS, tr
 
     key = f"weights.{weights}"
     if not lang or lang == "en" or key not in STRINGS:
         return backbones.status_text(name, weights, note)
-    if note == backbones.BUNDLED_NOTE:
-        note = tr("weights.note.bundled", lang)
-    elif note.startswith("from "):
-        note = tr("weights.note.hub", lang, source=note[len("from "):])
+    note = _note_text(note, lang) if note else note
     return f"{name}: {tr(key, lang)}" + (f" ({note})" if note else "")
+
+
+def _request_in(args, kwargs) -> gr.Request | None:
+    """The gr.Request Gradio handed the event handler, if it asked for one."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, gr.Request):
+            return value
+    return None
 
 
 def friendly_errors(fn):
     """Turn anticipated failures into a clear `gr.Error` for the visitor (never a stack trace);
-    log anything unexpected with its traceback for whoever runs the server."""
+    log anything unexpected with its traceback for whoever runs the server.
+
+    When the handler takes a `request: gr.Request`, the image loader's errors (an ImageLoadError,
+    raised as it is or re-raised as `gr.Error(str(error))`) and the generic message are given in
+    the page's language."""
     import functools
     import inspect
     import logging
 
     log = logging.getLogger(fn.__module__)
 
-    def translate(error: Exception) -> gr.Error:
+    def translate(error: Exception, lang: str) -> gr.Error:
         # gr.Error prints its traceback in the server log unless told not to (print_exception
         # defaults to True): a message meant for the visitor is not a fault of the server.
         if isinstance(error, gr.Error):
             error.print_exception = False
+            cause = error.__cause__ or error.__context__  # `raise gr.Error(str(e)) from None` keeps the context
+            if isinstance(cause, ImageLoadError) and str(cause) in str(error.message):
+                error.message = error.message.replace(str(cause), image_error_text(cause, lang))
             return error
+        if isinstance(error, ImageLoadError):
+            return gr.Error(image_error_text(error, lang), print_exception=False)
         if isinstance(error, (ValueError, RuntimeError, OSError)):
             return gr.Error(str(error) or type(error).__name__, print_exception=False)
         log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(f"Something went wrong ({type(error).__name__}). Please try another input.",
-                        print_exception=False)
+        return gr.Error(tr("errors.unexpected", lang, name=type(error).__name__), print_exception=False)
+
+    def language(args, kwargs) -> str:
+        return request_language(_request_in(args, kwargs))
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -104,7 +266,7 @@ def friendly_errors(fn):
             try:
                 yield from fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001 - translated for the visitor
-                raise translate(error) from None
+                raise translate(error, language(args, kwargs)) from None
         return generator_wrapper
 
     @functools.wraps(fn)
@@ -112,5 +274,5 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - translated for the visitor
-            raise translate(error) from None
+            raise translate(error, language(args, kwargs)) from None
     return wrapper

@@ -189,3 +189,99 @@ def test_numbers_follow_the_language():
     assert percent(0.934, "nl", 1) == "93,4%" and percent(0.934, None) == "93%"
     assert tr("classify.took", "nl", ms=number(12.0, "nl", 0)) == " · voorspellen duurde **12 ms**"
     assert tr("classify.button", "xx") == "Classify"  # an unknown language falls back to English
+
+
+# --- The image loader's messages, in the page's language ------------------------------------------
+
+def test_every_loader_message_has_a_dutch_text_and_english_stays_the_clis():
+    from core.images import MESSAGES, ImageLoadError, load_image
+    from demo.components import image_error_text
+    from demo.i18n import STRINGS
+    from tests.corpus import bad_files
+
+    assert {key for key in STRINGS if key.startswith("image.") and not key.startswith("image.unnamed.")} == \
+        {f"image.{key}" for key in MESSAGES}
+    assert all(STRINGS[f"image.{key}"]["en"] == text for key, text in MESSAGES.items())
+    for name, (data, word) in bad_files().items():
+        with pytest.raises(ImageLoadError) as caught:
+            load_image(data, name=name)
+        error = caught.value
+        english, dutch = image_error_text(error, "en"), image_error_text(error, "nl")
+        assert english == str(error) and word in english, name  # the UI's English is the CLI's
+        assert dutch.startswith(f"{name}: ") and dutch != english, name
+        assert "image" not in dutch.split(": ", 1)[1] and "file" not in dutch.split(": ", 1)[1], dutch
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(b"")  # no name given: the stand-in name is translated too
+    assert image_error_text(caught.value, "nl") == "je upload: het bestand is leeg (0 bytes)"
+    assert str(caught.value) == "upload: the file is empty (0 bytes)"
+
+
+def test_friendly_errors_translate_loader_errors_for_the_requests_language(tmp_path):
+    import gradio as gr
+
+    from core.images import ImageLoadError, load_image
+    from demo.components import friendly_errors
+
+    essay = tmp_path / "essay.jpg"
+    essay.write_text("Dear teacher, this is my homework.\n")
+
+    @friendly_errors
+    def rewrapped(path, request: gr.Request = None):  # the tabs' way: gr.Error(str(error)) from None
+        try:
+            load_image(path)
+        except ImageLoadError as error:
+            raise gr.Error(str(error)) from None
+
+    @friendly_errors
+    def raw(path, request: gr.Request = None):
+        load_image(path)
+
+    dutch, english = gr.Request(headers={"cookie": "tll_lang=nl"}), gr.Request(headers={"accept-language": "en-US"})
+    for handler in (rewrapped, raw):
+        with pytest.raises(gr.Error) as caught:
+            handler(str(essay), request=dutch)
+        assert caught.value.message == "essay.jpg: geen afbeelding (het is een tekstbestand)"
+        with pytest.raises(gr.Error) as caught:
+            handler(str(essay), english)
+        assert caught.value.message == "essay.jpg: not an image file (it is a text file)"
+
+
+def test_weights_notes_in_dutch():
+    from core.weights import load_with_fallback
+    from demo.components import fallback_text, model_status
+
+    # The real fallback message of core.weights (no network here: the hub's weights cannot be had).
+    loaded, message = load_with_fallback("vgg16.tv_in1k")
+    if not message:
+        pytest.skip("VGG-16's hub weights are available here: no fallback to translate")
+    dutch = fallback_text(message, "nl")
+    assert dutch.startswith("de gewichten van vgg16.tv_in1k zijn niet beschikbaar (")
+    assert "meegeleverde tf_efficientnet_lite0" in dutch and "unavailable" not in dutch
+    assert "unreachable" not in dutch and "not cached" not in dutch
+    assert fallback_text(message, "en") == message
+    note = "frozen mode on tf_efficientnet_lite0, cross-validated accuracy 93.4%"
+    assert model_status("mine", "trained", note, "nl") == \
+        "mine: je eigen bijgetrainde model (modus bevroren op tf_efficientnet_lite0, gekruisvalideerde nauwkeurigheid 93,4%)"
+    assert model_status("mine", "trained", note, "en") == f"mine: your fine-tuned model ({note})"
+
+
+def test_a_bad_upload_gets_a_dutch_message_on_a_dutch_page(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    essay = tmp_path / "essay.jpg"
+    essay.write_text("Dear teacher, this is my homework.\n" * 20)
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF")
+    # The cookie is what the page's head script sets; Accept-Language is a Dutch browser's own.
+    for headers in ({"Cookie": "tll_lang=nl"}, {"Accept-Language": "nl-NL,nl;q=0.9"}):
+        dutch = Client(app_url, verbose=False, headers=headers)
+        with pytest.raises(Exception) as caught:
+            dutch.predict(handle_file(str(essay)), api_name="/classify")
+        assert "geen afbeelding (het is een tekstbestand)" in str(caught.value), str(caught.value)
+        with pytest.raises(Exception) as caught:
+            dutch.predict(handle_file(str(pdf)), api_name="/classify")
+        assert "geen afbeelding (het is een pdf-document)" in str(caught.value), str(caught.value)
+    english = Client(app_url, verbose=False)
+    with pytest.raises(Exception) as caught:
+        english.predict(handle_file(str(essay)), api_name="/classify")
+    assert "not an image file (it is a text file)" in str(caught.value) and "geen" not in str(caught.value)
