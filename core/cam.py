@@ -76,12 +76,9 @@ def resolve_target(target, labels) -> int | None:
     if wanted in names:
         return names.index(wanted)
     partial = [i for i, name in enumerate(names) if wanted in name]
-    if len(partial) == 1:
-        return partial[0]
-    if not partial:
-        raise UnknownTarget(f"no class called {target!r} (give its index or its name)")
-    shown = ", ".join(f"{i} {labels[i]}" for i in partial[:6])
-    raise UnknownTarget(f"{target!r} matches several classes ({shown}{'…' if len(partial) > 6 else ''}): be more exact")
+    from core.imagenet import the_one_match
+
+    return the_one_match(partial, str(target), lambda i: f"{i} {labels[i]}", error=UnknownTarget)
 
 
 def _split(model: torch.nn.Module):

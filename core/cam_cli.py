@@ -14,7 +14,6 @@ from core import backbones, cam
 from core.images import load_image
 
 log = logging.getLogger("cam")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,12 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _output(path: str, option: str) -> Path:
-    target = Path(path)
-    if target.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"{option} {path}: give a file name ending in .png, .jpg or .webp")
-    if not target.parent.exists():
-        raise ValueError(f"{option} {path}: folder {target.parent} does not exist")
-    return target
+    from core.jsonl import picture_path
+
+    return picture_path(path, option)
 
 
 def run_cli(args) -> int:

@@ -20,7 +20,6 @@ from core.weights import load_model as load_weights
 log = logging.getLogger("features")
 
 LESSON_BACKBONE = "vgg16.tv_in1k"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,14 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_output(path: str | None, option: str) -> Path | None:
-    if not path:
-        return None
-    target = Path(path)
-    if target.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"{option} {path}: give a file name ending in .png, .jpg or .webp")
-    if not target.parent.exists():
-        raise ValueError(f"{option} {path}: folder {target.parent} does not exist")
-    return target
+    from core.jsonl import picture_path
+
+    return picture_path(path, option) if path else None
 
 
 def load_model(backbone: str | None, weights: str | None) -> tuple[backbones.LoadedModel, str]:

@@ -113,9 +113,15 @@ def resolve_class(query: str | int) -> int:
             if wanted == name.lower() or wanted in _synonyms(name):
                 return index
     partial = sorted({i for lang in LANGUAGES for i, name in enumerate(class_names(lang)) if wanted in name.lower()})
+    return the_one_match(partial, text, lambda i: f"{i}: {names[i]} / {class_names('nl')[i]}", "ImageNet class")
+
+
+def the_one_match(partial: list[int], text: str, describe, kind: str = "class", error=ValueError) -> int:
+    """The only class a partial name matched; else `error` saying there is none, or listing the candidates."""
     if len(partial) == 1:
         return partial[0]
     if not partial:
-        raise ValueError(f"no ImageNet class is called {text!r}")
-    shown = "; ".join(f"{i}: {names[i]} / {class_names('nl')[i]}" for i in partial[:6])
-    raise ValueError(f"{text!r} matches {len(partial)} ImageNet classes ({shown}...): be more specific or give the index")
+        raise error(f"no {kind} is called {text!r} (give its index or its name)")
+    shown = "; ".join(describe(i) for i in partial[:6])
+    raise error(f"{text!r} matches {len(partial)} {kind}es ({shown}{'…' if len(partial) > 6 else ''}): "
+                "be more specific or give the index")

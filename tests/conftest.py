@@ -40,6 +40,17 @@ def catbreeds_dir() -> Path:
     return shared_path("catbreeds")
 
 
+def make_pets_zip(path: Path, catsdogs: Path, per_class: int, folder: str = "") -> Path:
+    """A .zip of the first `per_class` cats and dogs of the shared photos (inside `folder`/ if given)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("cat", "dog"):
+            for photo in sorted((catsdogs / name).glob("*.jpg"))[:per_class]:
+                archive.write(photo, f"{folder}{name}/{photo.name}")
+    return path
+
+
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """`python app.py ARGS` in the project root, as a user would run it."""
     env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), PYTHONUNBUFFERED="1")

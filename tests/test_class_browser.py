@@ -4,10 +4,11 @@ missing input never touched."""
 from __future__ import annotations
 
 import re
-import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import make_pets_zip
 
 ZIP = "a .zip of class folders"
 
@@ -21,12 +22,7 @@ PLOT_EPOCHS = """plot => {
 
 @pytest.fixture(scope="module")
 def small_zip(tmp_path_factory, catsdogs_dir) -> Path:
-    path = tmp_path_factory.mktemp("class-zip") / "pets.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name in ("cat", "dog"):
-            for photo in sorted((catsdogs_dir / name).glob("*.jpg"))[:5]:
-                archive.write(photo, f"set/{name}/{photo.name}")
-    return path
+    return make_pets_zip(tmp_path_factory.mktemp("class-zip") / "pets.zip", catsdogs_dir, 5, folder="set/")
 
 
 def test_live_plot_shows_the_epoch_the_status_names(page, small_zip):

@@ -100,6 +100,6 @@ def test_cam_endpoint_maps_a_named_class(client):
     cat_map, caption, _ = client.predict(handle_file(str(ASSETS / "chelsea.png")), "tf_efficientnet_lite0",
                                          "pretrained", "285", api_name="/cam")
     assert Path(cat_map).is_file() and "Egyptian cat" in caption
-    with pytest.raises(Exception, match="no class called"):
+    with pytest.raises(Exception, match="no class is called"):
         client.predict(handle_file(str(ASSETS / "chelsea.png")), "tf_efficientnet_lite0", "pretrained", "xyzzy",
                        api_name="/cam")

@@ -4,7 +4,6 @@ and the limits a caller can exceed by skipping the page's sliders."""
 from __future__ import annotations
 
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from gradio_client import Client, handle_file
 from gradio_client.utils import Status
 from PIL import Image
 
-from tests.conftest import AppServer
+from tests.conftest import AppServer, make_pets_zip
 
 ZIP_SOURCE = "a .zip of class folders"
 
@@ -21,12 +20,7 @@ ZIP_SOURCE = "a .zip of class folders"
 @pytest.fixture(scope="module")
 def small_zip(tmp_path_factory, catsdogs_dir) -> Path:
     """Three cats and three dogs: enough for a run, small enough to keep the suite fast."""
-    path = tmp_path_factory.mktemp("zips") / "small.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name in ("cat", "dog"):
-            for photo in sorted((catsdogs_dir / name).glob("*.jpg"))[:3]:
-                archive.write(photo, f"{name}/{photo.name}")
-    return path
+    return make_pets_zip(tmp_path_factory.mktemp("zips") / "small.zip", catsdogs_dir, 3)
 
 
 def train_args(zip_path: Path, mode: str = "scratch", epochs: int = 200) -> tuple:
