@@ -370,11 +370,12 @@ def _plots(history: list[dict], finished: bool = False, lang: str | None = None)
     title = (tr("finetune.one_run", lang, run=runs[-1]) if len(runs) == 1
              else tr("finetune.runs", lang, count=len(runs), run=runs[-1]))
     common = dict(color_map=colors, x_lim=x_lim, x_axis_format="d")
+    # The y titles: Gradio translates a plot's title but not its axis titles, so they come from here.
     # Titles as plain text: one str per property (a title made of two parts would not be translated whole).
     return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), title=tr("finetune.loss", lang) + title,
-                      **common),
+                      y_title=tr("finetune.loss_y", lang), **common),
             gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS),
-                      title=tr("finetune.accuracy", lang) + title, **common))
+                      title=tr("finetune.accuracy", lang) + title, y_title=tr("finetune.accuracy_y", lang), **common))
 
 
 def _run_title(run: str, lang: str | None) -> str:
@@ -812,6 +813,16 @@ def check_pets_available(lang: str | None = None) -> str:
     return f"{pets.status_text()}\n\n{tr('finetune.photos_credit', lang, credit=pets.ATTRIBUTION)}"
 
 
+# The empty tables' headers, in the page's language: Gradio translates no table header, so the tables
+# are filled when the page loads (a callable value), by a handler that knows the language.
+def _empty_confusion(request: gr.Request = None) -> pd.DataFrame:
+    return pd.DataFrame(columns=[tr("finetune.confusion_corner", request_language(request))])
+
+
+def _empty_per_class(request: gr.Request = None) -> pd.DataFrame:
+    return pd.DataFrame(columns=tr("finetune.per_class_headers", request_language(request)).split("|"))
+
+
 def pets_note_text(source: str, request: gr.Request = None) -> str:
     return check_pets_available(request_language(request)) if source == PETS else ""
 
@@ -914,19 +925,19 @@ def build(context) -> None:
     with gr.Row():
         # Tall enough for the legend of several runs (2 lines each) below the chart.
         loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title=T("finetune.loss"),
-                                y_title=T("finetune.loss_y"), height=380, elem_id="finetune-loss")
+                                y_title=tr("finetune.loss_y"), height=380, elem_id="finetune-loss")
         acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title=T("finetune.accuracy"),
-                               y_title=T("finetune.accuracy_y"), y_lim=[0, 100], height=380, elem_id="finetune-accuracy")
+                               y_title=tr("finetune.accuracy_y"), y_lim=[0, 100], height=380, elem_id="finetune-accuracy")
     results = gr.Markdown(elem_id="finetune-results")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             # Empty tables with their real headers (not "1 2 3") before any run; wrapped headers, so
             # long class names are read whole.
-            confusion = gr.Dataframe(pd.DataFrame(columns=[tr("finetune.confusion_corner")]),
+            confusion = gr.Dataframe(_empty_confusion,
                                      label=T("finetune.confusion"),
                                      interactive=False, wrap=True, elem_id="finetune-confusion",
                                      elem_classes=["tll-table"])
-            per_class = gr.Dataframe(pd.DataFrame(columns=tr("finetune.per_class_headers").split("|")),
+            per_class = gr.Dataframe(_empty_per_class,
                                      label=T("finetune.per_class"), interactive=False, wrap=True,
                                      elem_id="finetune-per-class", elem_classes=["tll-table"])
         with gr.Column(scale=5):
