@@ -58,7 +58,7 @@ add_strings({
     "embed.progress.random": {"en": "random-weight features", "nl": "kenmerken met willekeurige gewichten"},
     "embed.progress.trained": {"en": "your model's features", "nl": "kenmerken van je model"},
     "embed.knn": {"en": "5-nearest-neighbour accuracy {acc} (leave-one-out, full {dims}-number features)",
-                  "nl": "nauwkeurigheid 5 naaste buren {acc} (leave-one-out, volledige kenmerken van {dims} getallen)"},
+                  "nl": "5 naaste buren: {acc} goed (leave-one-out, alle {dims} kenmerkgetallen)"},
 })
 WHICH = ("pretrained", "random", "trained")
 

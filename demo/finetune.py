@@ -77,7 +77,7 @@ add_strings({
     "finetune.short.full": {"en": "full", "nl": "volledig"},
     "finetune.short.scratch": {"en": "scratch", "nl": "vanaf nul"},
     "finetune.epochs": {"en": "Epochs", "nl": "Epochs"},
-    "finetune.seed": {"en": "Seed", "nl": "Seed (toevalsgetal)"},
+    "finetune.seed": {"en": "Seed", "nl": "Seed"},  # the word Dutch ML lessons use
     "finetune.overlay": {"en": "Keep earlier runs on the plot (compare modes)",
                          "nl": "Eerdere runs in de grafiek laten staan (manieren vergelijken)"},
     "finetune.train": {"en": "Train", "nl": "Trainen"},
@@ -91,7 +91,7 @@ add_strings({
     "finetune.runs": {"en": " · {count} runs, latest {run}", "nl": " · {count} runs, laatste {run}"},
     "finetune.split.train": {"en": "train", "nl": "training"},
     "finetune.split.val": {"en": "val", "nl": "validatie"},
-    "finetune.epoch_axis": {"en": "epoch", "nl": "epoch"},
+    "finetune.series": {"en": "series", "nl": "reeks"},
     # Tables and galleries
     "finetune.confusion": {"en": "Confusion matrix (held-out predictions): click a cell to see its images",
                            "nl": "Verwarringsmatrix (voorspellingen op achtergehouden foto's): klik op een cel "
@@ -257,7 +257,7 @@ add_strings({
     "finetune.skip.too_big": {"en": "file over the {mb} MB limit", "nl": "bestand boven de grens van {mb} MB"},
     "finetune.skip.too_many_pixels": {"en": "image over the {mp} megapixel limit",
                                       "nl": "afbeelding boven de grens van {mp} megapixel"},
-}, same_in_dutch={"finetune.intro", "finetune.val_split_info", "finetune.epochs", "finetune.epoch_axis",
+}, same_in_dutch={"finetune.intro", "finetune.val_split_info", "finetune.epochs", "finetune.seed",
                   "finetune.progress_epoch", "finetune.progress_batch", "finetune.acc_value", "finetune.one_run",
                   "finetune.result_head_only"})
 SKIP_REASONS = {"not an image file": "not_image", "corrupt or unreadable image data": "corrupt",
@@ -369,7 +369,7 @@ def _plots(history: list[dict], finished: bool = False, lang: str | None = None)
     x_lim = [0, max(10, -(-last_epoch // 10) * 10)]
     title = (tr("finetune.one_run", lang, run=runs[-1]) if len(runs) == 1
              else tr("finetune.runs", lang, count=len(runs), run=runs[-1]))
-    common = dict(color_map=colors, x_lim=x_lim, x_axis_format="d")
+    common = dict(color_map=colors, x_lim=x_lim, x_axis_format="d", color_title=tr("finetune.series", lang))
     # The y titles: Gradio translates a plot's title but not its axis titles, so they come from here.
     # Titles as plain text: one str per property (a title made of two parts would not be translated whole).
     return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), title=tr("finetune.loss", lang) + title,
