@@ -42,7 +42,7 @@ add_strings({
               "**burst** of {burst}. Then add the next class. Vary the pose, the distance and the "
               "background: the model learns what the photos of one class have in common. Webcam photos and "
               "uploaded images mix in one class; they are deleted when you leave the page.</small>",
-        "nl": "<small>1 · Typ de naam van een klasse en klik op **Klasse toevoegen**. 2 · Zet de camera aan (klik op "
+        "nl": "<small>1 · Typ de naam van een klasse en klik op **Toevoegen**. 2 · Zet de camera aan (klik op "
               "het cameravak, sta de camera toe als de browser erom vraagt en klik dan op **Opnemen**). 3 · **Maak** "
               "één foto per klik, of een **reeks** van {burst}. Voeg daarna de volgende klasse toe. Wissel houding, "
               "afstand en achtergrond af: het model leert wat de foto's van één klasse gemeen hebben. Webcamfoto's en "
@@ -51,8 +51,8 @@ add_strings({
     "webcam.camera": {"en": "Camera", "nl": "Webcam"},
     "webcam.target": {"en": "Capture into class", "nl": "Foto's voor klasse"},
     "webcam.new_class": {"en": "New class", "nl": "Nieuwe klasse"},
-    "webcam.placeholder": {"en": "e.g. thumbs up", "nl": "bijv. duim omhoog"},
-    "webcam.add": {"en": "Add class", "nl": "Klasse toevoegen"},
+    "webcam.placeholder": {"en": "e.g. thumbs up", "nl": "bijv. vuist"},
+    "webcam.add": {"en": "Add class", "nl": "Toevoegen"},  # a narrow button
     "webcam.capture": {"en": "Capture 1 photo", "nl": "Maak 1 foto"},
     "webcam.burst": {"en": "Burst: {burst} photos", "nl": "Reeks: {burst} foto's"},
     "webcam.delete": {"en": "Delete selected photo", "nl": "Gekozen foto wissen"},
@@ -62,7 +62,7 @@ add_strings({
     "webcam.gallery_of": {"en": "Photos of “{name}” (click one, then Delete)",
                           "nl": "Foto's van “{name}” (klik er een aan en wis hem dan)"},
     "webcam.no_class": {"en": "Add a class first: type its name and press Add class.",
-                        "nl": "Voeg eerst een klasse toe: typ de naam en klik op Klasse toevoegen."},
+                        "nl": "Voeg eerst een klasse toe: typ de naam en klik op Toevoegen."},
     "webcam.no_frame": {"en": "The camera is not recording: click the camera box, press Record, then capture.",
                         "nl": "De camera neemt niet op: klik op het cameravak, klik op Opnemen en maak dan een foto."},
     "webcam.too_many_classes": {"en": "At most {most} classes can be made one by one (use a .zip for more).",
