@@ -220,10 +220,11 @@ def _safe_member_parts(name: str) -> tuple[str, ...]:
     """The path parts of a zip member, or DatasetError for a path that could escape."""
     normalised = name.replace("\\", "/")
     if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
-        raise DatasetError(f"refused: the zip holds an absolute path ({name!r})")
+        raise DatasetError(f"refused: the zip holds an absolute path ({name!r})", "zip_absolute", name=name)
     parts = tuple(p for p in PurePosixPath(normalised).parts if p not in ("", "."))
     if ".." in parts:
-        raise DatasetError(f"refused: the zip holds a path that climbs out of the archive ({name!r})")
+        raise DatasetError(f"refused: the zip holds a path that climbs out of the archive ({name!r})", "zip_climbs",
+                           name=name)
     return parts
 
 
@@ -238,11 +239,13 @@ def from_zip(source: str | Path | bytes) -> ImageSet:
     with archive:
         members = archive.infolist()
         if len(members) > MAX_ZIP_MEMBERS:
-            raise DatasetError(f"refused: {label} holds {len(members)} files, over the limit of {MAX_ZIP_MEMBERS}")
+            raise DatasetError(f"refused: {label} holds {len(members)} files, over the limit of {MAX_ZIP_MEMBERS}",
+                               "zip_members", label=label, count=len(members), most=MAX_ZIP_MEMBERS)
         declared = sum(m.file_size for m in members)
         if declared > MAX_ZIP_BYTES:
             raise DatasetError(f"refused: {label} would unpack to {declared / 2**20:.0f} MB, over the "
-                               f"{MAX_ZIP_BYTES // 2**20} MB limit")
+                               f"{MAX_ZIP_BYTES // 2**20} MB limit", "zip_too_big", label=label,
+                               mb=f"{declared / 2**20:.0f}", most=MAX_ZIP_BYTES // 2**20)
         entries = []
         for member in members:
             parts = _safe_member_parts(member.filename)  # checked for every member, even skipped ones
@@ -259,7 +262,8 @@ def from_zip(source: str | Path | bytes) -> ImageSet:
         in_classes = sum(1 for parts, _ in entries if len(parts) >= 2)
         if in_classes > MAX_IMAGES:
             raise DatasetError(f"refused: {label} holds {in_classes} files in class folders; "
-                               f"the limit is {MAX_IMAGES} images in all")
+                               f"the limit is {MAX_IMAGES} images in all", "zip_too_many_images", label=label,
+                               count=in_classes, most=MAX_IMAGES)
         for parts, member in entries:
             shown = "/".join(parts)
             if len(parts) < 2:
@@ -286,13 +290,14 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int,
                 size += len(chunk)
                 if size > budget:
                     raise DatasetError(f"refused: {label} unpacks to more than {MAX_ZIP_BYTES // 2**20} MB "
-                                       "(a zip bomb?)")
+                                       "(a zip bomb?)", "zip_bomb", label=label, most=MAX_ZIP_BYTES // 2**20)
                 chunks.append(chunk)
     except DatasetError:
         raise
     except Exception as error:  # noqa: BLE001 - zlib.error, lzma errors, bad CRC...: all mean a damaged archive
         raise DatasetError(f"{label}: cannot read {member.filename!r}, the archive is damaged "
-                           f"({type(error).__name__}: {error})") from None
+                           f"({type(error).__name__}: {error})", "zip_damaged", label=label, name=member.filename,
+                           error=f"{type(error).__name__}: {error}") from None
     return b"".join(chunks)
 
 

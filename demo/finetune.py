@@ -243,6 +243,22 @@ add_strings({
                                    "nl": "geen enkel aantal past: de kleinste klasse kan hoogstens {pool} "
                                          "trainingsfoto('s) geven als er testfoto's apart blijven; kies aantallen tot "
                                          "en met {pool}"},
+    "finetune.err.zip_absolute": {"en": "refused: the zip holds an absolute path ({name!r})",
+                                  "nl": "geweigerd: de zip bevat een absoluut pad ({name!r})"},
+    "finetune.err.zip_climbs": {"en": "refused: the zip holds a path that climbs out of the archive ({name!r})",
+                                "nl": "geweigerd: de zip bevat een pad dat buiten het archief klimt ({name!r})"},
+    "finetune.err.zip_members": {"en": "refused: {label} holds {count} files, over the limit of {most}",
+                                 "nl": "geweigerd: {label} bevat {count} bestanden, meer dan de grens van {most}"},
+    "finetune.err.zip_too_big": {"en": "refused: {label} would unpack to {mb} MB, over the {most} MB limit",
+                                 "nl": "geweigerd: {label} wordt uitgepakt {mb} MB, meer dan de grens van {most} MB"},
+    "finetune.err.zip_too_many_images": {"en": "refused: {label} holds {count} files in class folders; the limit is "
+                                               "{most} images in all",
+                                         "nl": "geweigerd: {label} bevat {count} bestanden in klassenmappen; de grens "
+                                               "is {most} foto's in totaal"},
+    "finetune.err.zip_bomb": {"en": "refused: {label} unpacks to more than {most} MB (a zip bomb?)",
+                              "nl": "geweigerd: {label} wordt uitgepakt meer dan {most} MB (een zipbom?)"},
+    "finetune.err.zip_damaged": {"en": "{label}: cannot read {name!r}, the archive is damaged ({error})",
+                                 "nl": "{label}: {name!r} is niet te lezen, het archief is beschadigd ({error})"},
     # Why a file was skipped (core.images / core.datasets reasons, grouped by kind)
     "finetune.skip.not_image": {"en": "not an image file", "nl": "geen afbeeldingsbestand"},
     "finetune.skip.corrupt": {"en": "corrupt or unreadable image data", "nl": "beschadigde of onleesbare beeldgegevens"},
