@@ -28,6 +28,8 @@ SOURCE_KEYS = {UPLOADS: "finetune.source.uploads", ZIP: "finetune.source.zip", S
 PET_KINDS = {"cat vs dog": "finetune.pets.cats_dogs", "37 breeds": "finetune.pets.breeds"}
 
 # Every visible text of the tab, in English and Dutch (demo/i18n.py add_strings).
+from core.pets import MESSAGES as pets_messages  # noqa: E402 - core.pets' English, beside its Dutch
+
 add_strings({
     # Data sources and the intro
     "finetune.source.uploads": {"en": UPLOADS, "nl": "je eigen foto's, klasse per klasse"},
@@ -259,6 +261,31 @@ add_strings({
                               "nl": "geweigerd: {label} wordt uitgepakt meer dan {most} MB (een zipbom?)"},
     "finetune.err.zip_damaged": {"en": "{label}: cannot read {name!r}, the archive is damaged ({error})",
                                  "nl": "{label}: {name!r} is niet te lezen, het archief is beschadigd ({error})"},
+    # The Oxford-IIIT Pet sample (core.pets)
+    "finetune.err.pets_offline": {"en": pets_messages["offline"],
+                                  "nl": "het Oxford-IIIT Pet-voorbeeld heeft één keer internet nodig (~{mb} MB): het "
+                                        "staat niet op deze computer en HF_HUB_OFFLINE is gezet; gebruik je eigen "
+                                        "foto's, een .zip of een map met voorbeelden"},
+    "finetune.err.pets_unreachable": {"en": pets_messages["unreachable"],
+                                      "nl": "het Oxford-IIIT Pet-voorbeeld heeft één keer internet nodig (~{mb} MB) en "
+                                            "de Hugging Face Hub is hiervandaan niet bereikbaar (geen internet?); "
+                                            "gebruik je eigen foto's, een .zip of een map met voorbeelden"},
+    "finetune.err.pets_pyarrow": {"en": pets_messages["pyarrow"],
+                                  "nl": "het Oxford-IIIT Pet-voorbeeld heeft het pakket pyarrow nodig "
+                                        "(pip install -r requirements.txt)"},
+    "finetune.err.pets_download": {"en": pets_messages["download"],
+                                   "nl": "het Oxford-IIIT Pet-voorbeeld kon niet worden gedownload van {repo}: {error}"},
+    "finetune.err.pets_unreadable": {"en": pets_messages["unreadable"],
+                                     "nl": "het bewaarde Oxford-IIIT Pet-bestand is onleesbaar ({error}); wis het uit "
+                                           "de cache van de hub en probeer opnieuw"},
+    "finetune.err.pets_per_class": {"en": pets_messages["per_class"],
+                                    "nl": "het aantal foto's per klasse moet tussen 2 en {most} liggen"},
+    "finetune.pets_unavailable": {"en": "**Unavailable:** {reason}.", "nl": "**Niet beschikbaar:** {reason}."},
+    "finetune.pets_ready": {"en": "Ready: the sample is cached on this server.",
+                            "nl": "Klaar voor gebruik: het voorbeeld staat al op deze server."},
+    "finetune.pets_download": {"en": "Downloaded once (~{mb} MB) when you press Train, then cached on this server.",
+                               "nl": "Wordt één keer gedownload (~{mb} MB) als je op Trainen klikt, en daarna op "
+                                     "deze server bewaard."},
     # Why a file was skipped (core.images / core.datasets reasons, grouped by kind)
     "finetune.skip.not_image": {"en": "not an image file", "nl": "geen afbeeldingsbestand"},
     "finetune.skip.corrupt": {"en": "corrupt or unreadable image data", "nl": "beschadigde of onleesbare beeldgegevens"},
@@ -824,9 +851,15 @@ def check_before_training(source, uploads, zip_file, sample_name, request: gr.Re
 
 
 def check_pets_available(lang: str | None = None) -> str:
+    """core.pets.status_text(), in the page's language: is the sample ready, downloadable, or unavailable?"""
     from core import pets
 
-    return f"{pets.status_text()}\n\n{tr('finetune.photos_credit', lang, credit=pets.ATTRIBUTION)}"
+    try:
+        status = tr("finetune.pets_ready", lang) if pets.check_available() else \
+            tr("finetune.pets_download", lang, mb=pets.DOWNLOAD_MB)
+    except datasets.DatasetError as error:
+        status = tr("finetune.pets_unavailable", lang, reason=dataset_error(error, lang).message)
+    return f"{status}\n\n{tr('finetune.photos_credit', lang, credit=pets.ATTRIBUTION)}"
 
 
 # The empty tables' headers, in the page's language: Gradio translates no table header, so the tables

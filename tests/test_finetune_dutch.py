@@ -75,3 +75,13 @@ def test_plots_and_numbers_follow_the_language():
     assert set(dutch_loss["value"]["series"]) == {"#1 bevroren: training", "#1 bevroren: validatie"}
     assert _epoch_text(history[0], object()) == "Epoch 1: validation accuracy 87.5%, loss 0.250 (1.2 s)"
     assert _epoch_text(history[0], object(), "nl") == "Epoch 1: validatienauwkeurigheid 87,5%, verlies 0,250 (1,2 s)"
+
+
+def test_pets_note_in_dutch(monkeypatch):
+    from demo.finetune import check_pets_available
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    english, dutch = check_pets_available("en"), check_pets_available("nl")
+    assert "Photos:" in english and "Foto's:" in dutch
+    assert any(word in dutch for word in ("Niet beschikbaar", "Klaar voor gebruik", "Wordt één keer")), dutch
+    assert not any(word in dutch for word in ("Unavailable", "Ready:", "Downloaded once")), dutch
