@@ -781,7 +781,7 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
         return
 
     display_name, path, session_models, session_dir = keep_session_model(
-        result, run_name, run_number, form.session_models, form.session_dir)
+        result, _run_title(run_name, lang), run_number, form.session_models, form.session_dir)  # named as shown
     loss, acc = _plots(history, finished=True, lang=lang)
     ended = (tr("finetune.stopped_early", lang, reason=stop_reason(stop, lang)) if result.stopped
              else tr("finetune.done", lang))
