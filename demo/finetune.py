@@ -53,7 +53,7 @@ add_strings({
     "finetune.no_samples": {"en": "none: start the app with --samples DIR (or set TLL_SAMPLES_DIR) to offer a class set",
                             "nl": "geen: start de app met --samples MAP (of zet TLL_SAMPLES_DIR) om een set klassen "
                                   "aan te bieden"},
-    "finetune.pets": {"en": "Oxford-IIIT Pet (CC BY-SA 4.0)", "nl": "Oxford-IIIT Pet (CC BY-SA 4.0, dierenfoto's)"},
+    "finetune.pets": {"en": "Oxford-IIIT Pet (CC BY-SA 4.0)", "nl": "Oxford-IIIT Pet (CC BY-SA 4.0)"},  # a name
     "finetune.pets_per_class": {"en": "Images per class", "nl": "Afbeeldingen per klasse"},
     "finetune.validation": {"en": "Validation", "nl": "Validatie"},
     "finetune.val_split": {"en": "Held out for validation (per class, at least 1)",
@@ -300,7 +300,7 @@ add_strings({
     "finetune.skip.too_big": {"en": "file over the {mb} MB limit", "nl": "bestand boven de grens van {mb} MB"},
     "finetune.skip.too_many_pixels": {"en": "image over the {mp} megapixel limit",
                                       "nl": "afbeelding boven de grens van {mp} megapixel"},
-}, same_in_dutch={"finetune.intro", "finetune.val_split_info", "finetune.epochs", "finetune.seed",
+}, same_in_dutch={"finetune.intro", "finetune.val_split_info", "finetune.epochs", "finetune.seed", "finetune.pets",
                   "finetune.progress_epoch", "finetune.progress_batch", "finetune.acc_value", "finetune.one_run",
                   "finetune.result_head_only"})
 SKIP_REASONS = {"not an image file": "not_image", "corrupt or unreadable image data": "corrupt",
