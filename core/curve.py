@@ -97,7 +97,8 @@ def split_pool_and_test(image_set: ImageSet, largest: int, seed: int) -> tuple[l
     for label, name in enumerate(image_set.class_names):
         members = [i for i, y in enumerate(image_set.labels) if y == label]
         if len(members) < 2:
-            raise DatasetError(TEXT["too_small"].format(name=name, count=len(members)))
+            raise DatasetError(TEXT["too_small"].format(name=name, count=len(members)), "curve_too_small",
+                               name=name, count=len(members))
         rng.shuffle(members)
         held = max(1, math.ceil(TEST_SHARE * len(members)), len(members) - largest)
         test += members[:held]
@@ -121,7 +122,7 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
     usable = [s for s in sizes if s <= smallest_pool]
     dropped = [s for s in sizes if s > smallest_pool]
     if not usable:
-        raise DatasetError(TEXT["no_size"].format(pool=smallest_pool))
+        raise DatasetError(TEXT["no_size"].format(pool=smallest_pool), "curve_no_size", pool=smallest_pool)
     models = {PRETRAINED: backbones.load_backbone(backbone),
               RANDOM: backbones.load_backbone(backbone, backbones.RANDOM)}
     models = {kind: models[kind] for kind in weights}
@@ -134,7 +135,8 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
             for done, computed in extract_features(loaded, image_set.images, stop=stop):
                 if computed is None:
                     yield {"event": "status", "fraction": (number * len(image_set) + done) / total * 0.8,
-                           "message": TEXT["features"].format(weights=kind, done=done, total=len(image_set))}
+                           "message": TEXT["features"].format(weights=kind, done=done, total=len(image_set)),
+                           "step": "features", "weights": kind, "done": done, "total": len(image_set)}
                 else:
                     # A random network's activations can be huge or tiny; only their direction is used.
                     features[kind] = fewshot.normalise(torch.nan_to_num(computed, nan=0.0, posinf=0.0, neginf=0.0))
@@ -168,7 +170,8 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
             points.append(point)
             step += 1
             yield {"event": "status", "fraction": 0.8 + 0.2 * step / steps,
-                   "message": f"{kind}, {size} per class: mean accuracy {sum(accs) / len(accs):.1%}"}
+                   "message": f"{kind}, {size} per class: mean accuracy {sum(accs) / len(accs):.1%}",
+                   "step": "point", "weights": kind, "size": size, "mean_acc": sum(accs) / len(accs)}
             yield {"event": "point", **point.to_json(), "accs": [round(a, 4) for a in accs]}
         if stopped:
             break
@@ -177,8 +180,12 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
 
 
 def plot_curve(points: list[dict], classes: int, backbone: str = backbones.BUNDLED_MODEL,
-               test_images: int | None = None, sizes=None):
-    """A matplotlib Figure: mean accuracy per size (log x), min-max band, a line per weights."""
+               test_images: int | None = None, sizes=None, text: dict | None = None):
+    """A matplotlib Figure: mean accuracy per size (log x), min-max band, a line per weights.
+
+    `text`: the figure's words in another language (TEXT's keys "title", "x", "y", PRETRAINED,
+    RANDOM, "chance", "band"; the UI passes them in the page's language), English by default."""
+    words = {**TEXT, **(text or {})}
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -198,9 +205,9 @@ def plot_curve(points: list[dict], classes: int, backbone: str = backbones.BUNDL
         axes.fill_between(x, [p["min_acc"] for p in rows], [p["max_acc"] for p in rows], color=colours[kind],
                           alpha=0.18, linewidth=0)
         axes.plot(x, [p["mean_acc"] for p in rows], marker="o", color=colours[kind], linewidth=2.2,
-                  label=TEXT[kind].format(name=name))
+                  label=words[kind].format(name=name))
     chance = 1.0 / max(classes, 1)
-    axes.axhline(chance, color="#777777", linestyle="--", linewidth=1, label=TEXT["chance"].format(value=chance))
+    axes.axhline(chance, color="#777777", linestyle="--", linewidth=1, label=words["chance"].format(value=chance))
     axes.set_xscale("log")
     low, high = all_sizes[0], all_sizes[-1]
     axes.set_xlim(low / 1.25, high * 1.25)
@@ -210,11 +217,11 @@ def plot_curve(points: list[dict], classes: int, backbone: str = backbones.BUNDL
     axes.set_ylim(0, 1.02)
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.grid(True, alpha=0.3)
-    axes.set_xlabel(TEXT["x"])
+    axes.set_xlabel(words["x"])
     draws = max((p["draws"] for p in points), default=0)
     count = test_images if test_images is not None else (points[0]["test_images"] if points else 0)
-    axes.set_ylabel(TEXT["y"].format(n=count))
-    axes.set_title(TEXT["title"] + (f"  ({TEXT['band'].format(draws=draws)})" if draws else ""))
+    axes.set_ylabel(words["y"].format(n=count))
+    axes.set_title(words["title"] + (f"  ({words['band'].format(draws=draws)})" if draws else ""))
     axes.legend(loc="lower right")
     return figure
 

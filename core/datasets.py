@@ -42,7 +42,14 @@ JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", "__pycache__"
 
 
 class DatasetError(ValueError):
-    """A training set that cannot be used; str() says why, for the user."""
+    """A training set that cannot be used; str() says why, for the user (in English).
+
+    `key` and `fields` name the message and its values, so a UI can say it in another language
+    (demo/finetune.py translates them); None for a message with no key."""
+
+    def __init__(self, message: str, key: str | None = None, **fields):
+        super().__init__(message)
+        self.key, self.fields = key, fields
 
 
 def use_cli_limits() -> None:
@@ -120,9 +127,10 @@ def _shrink(image: Image.Image) -> Image.Image:
 def clean_class_name(name: str) -> str:
     name = " ".join(str(name).replace("\x00", "").split()).strip()
     if not name:
-        raise DatasetError("every class needs a name")
+        raise DatasetError("every class needs a name", "no_name")
     if len(name) > 60:
-        raise DatasetError(f"class name {name[:30]!r}… is too long (at most 60 characters)")
+        raise DatasetError(f"class name {name[:30]!r}… is too long (at most 60 characters)", "name_too_long",
+                           name=name[:30])
     return name
 
 
@@ -140,11 +148,12 @@ def from_sources(per_class: dict[str, list], source: str = "",
     """
     names = [clean_class_name(name) for name in per_class]
     if len(set(n.lower() for n in names)) != len(names):
-        raise DatasetError("two classes have the same name")
+        raise DatasetError("two classes have the same name", "same_name")
     _check_class_count(len(names))
     total = sum(len(items) for items in per_class.values())
     if total > MAX_IMAGES:
-        raise DatasetError(f"{total} images is too many: the limit is {MAX_IMAGES} in all")
+        raise DatasetError(f"{total} images is too many: the limit is {MAX_IMAGES} in all", "too_many_images",
+                           total=total, most=MAX_IMAGES)
     images, labels, item_names, skipped = [], [], [], list(skipped_before or [])
     for label, (class_name, items) in enumerate(zip(names, per_class.values())):
         for item in items:
@@ -164,16 +173,19 @@ def from_sources(per_class: dict[str, list], source: str = "",
     empty = [name for name, count in zip(names, image_set.counts()) if count == 0]
     if empty:
         raise DatasetError(f"class {', '.join(repr(e) for e in empty)} has no usable image"
-                           + (f" ({skipped_text(skipped)})" if skipped else ""))
+                           + (f" ({skipped_text(skipped)})" if skipped else ""), "no_usable_image",
+                           classes=", ".join(repr(e) for e in empty), skipped=skipped)
     return image_set
 
 
 def _check_class_count(count: int) -> None:
     if count < MIN_CLASSES:
         raise DatasetError(f"found {count} class{'es' if count != 1 else ''}: at least {MIN_CLASSES} are needed "
-                           "(one folder per class, each holding its images)")
+                           "(one folder per class, each holding its images)", "too_few_classes",
+                           count=count, need=MIN_CLASSES)
     if count > MAX_CLASSES:
-        raise DatasetError(f"found {count} classes: at most {MAX_CLASSES} are allowed")
+        raise DatasetError(f"found {count} classes: at most {MAX_CLASSES} are allowed", "too_many_classes",
+                           count=count, most=MAX_CLASSES)
 
 
 def from_folder(folder: str | Path) -> ImageSet:
@@ -208,10 +220,11 @@ def _safe_member_parts(name: str) -> tuple[str, ...]:
     """The path parts of a zip member, or DatasetError for a path that could escape."""
     normalised = name.replace("\\", "/")
     if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
-        raise DatasetError(f"refused: the zip holds an absolute path ({name!r})")
+        raise DatasetError(f"refused: the zip holds an absolute path ({name!r})", "zip_absolute", name=name)
     parts = tuple(p for p in PurePosixPath(normalised).parts if p not in ("", "."))
     if ".." in parts:
-        raise DatasetError(f"refused: the zip holds a path that climbs out of the archive ({name!r})")
+        raise DatasetError(f"refused: the zip holds a path that climbs out of the archive ({name!r})", "zip_climbs",
+                           name=name)
     return parts
 
 
@@ -221,15 +234,18 @@ def from_zip(source: str | Path | bytes) -> ImageSet:
     try:
         archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
     except (zipfile.BadZipFile, OSError) as error:
-        raise DatasetError(f"{label}: not a readable zip file ({error})") from None
+        raise DatasetError(f"{label}: not a readable zip file ({error})", "bad_zip", label=label,
+                           error=str(error)) from None
     with archive:
         members = archive.infolist()
         if len(members) > MAX_ZIP_MEMBERS:
-            raise DatasetError(f"refused: {label} holds {len(members)} files, over the limit of {MAX_ZIP_MEMBERS}")
+            raise DatasetError(f"refused: {label} holds {len(members)} files, over the limit of {MAX_ZIP_MEMBERS}",
+                               "zip_members", label=label, count=len(members), most=MAX_ZIP_MEMBERS)
         declared = sum(m.file_size for m in members)
         if declared > MAX_ZIP_BYTES:
             raise DatasetError(f"refused: {label} would unpack to {declared / 2**20:.0f} MB, over the "
-                               f"{MAX_ZIP_BYTES // 2**20} MB limit")
+                               f"{MAX_ZIP_BYTES // 2**20} MB limit", "zip_too_big", label=label,
+                               mb=f"{declared / 2**20:.0f}", most=MAX_ZIP_BYTES // 2**20)
         entries = []
         for member in members:
             parts = _safe_member_parts(member.filename)  # checked for every member, even skipped ones
@@ -246,7 +262,8 @@ def from_zip(source: str | Path | bytes) -> ImageSet:
         in_classes = sum(1 for parts, _ in entries if len(parts) >= 2)
         if in_classes > MAX_IMAGES:
             raise DatasetError(f"refused: {label} holds {in_classes} files in class folders; "
-                               f"the limit is {MAX_IMAGES} images in all")
+                               f"the limit is {MAX_IMAGES} images in all", "zip_too_many_images", label=label,
+                               count=in_classes, most=MAX_IMAGES)
         for parts, member in entries:
             shown = "/".join(parts)
             if len(parts) < 2:
@@ -273,13 +290,14 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int,
                 size += len(chunk)
                 if size > budget:
                     raise DatasetError(f"refused: {label} unpacks to more than {MAX_ZIP_BYTES // 2**20} MB "
-                                       "(a zip bomb?)")
+                                       "(a zip bomb?)", "zip_bomb", label=label, most=MAX_ZIP_BYTES // 2**20)
                 chunks.append(chunk)
     except DatasetError:
         raise
     except Exception as error:  # noqa: BLE001 - zlib.error, lzma errors, bad CRC...: all mean a damaged archive
         raise DatasetError(f"{label}: cannot read {member.filename!r}, the archive is damaged "
-                           f"({type(error).__name__}: {error})") from None
+                           f"({type(error).__name__}: {error})", "zip_damaged", label=label, name=member.filename,
+                           error=f"{type(error).__name__}: {error}") from None
     return b"".join(chunks)
 
 
@@ -306,7 +324,8 @@ def stratified_split(image_set: ImageSet, val_fraction: float = 0.2, seed: int =
         members = [i for i, y in enumerate(image_set.labels) if y == label]
         if len(members) < 2:
             raise DatasetError(f"class {name!r} has {len(members)} image: at least 2 are needed "
-                               "(one to train on, one to validate)")
+                               "(one to train on, one to validate)", "too_few_photos", name=name,
+                               count=len(members))
         rng.shuffle(members)
         n_val = min(len(members) - 1, max(1, round(len(members) * val_fraction)))
         val_idx += members[:n_val]
@@ -318,7 +337,8 @@ def align_validation(train: ImageSet, val: ImageSet) -> ImageSet:
     """A separate validation set relabelled to the training set's class order."""
     missing = [name for name in val.class_names if name not in train.class_names]
     if missing:
-        raise DatasetError(f"the validation set has classes the training set lacks: {', '.join(missing)}")
+        raise DatasetError(f"the validation set has classes the training set lacks: {', '.join(missing)}",
+                           "validation_classes", classes=", ".join(missing))
     order = {name: i for i, name in enumerate(train.class_names)}
     labels = [order[val.class_names[y]] for y in val.labels]
     return ImageSet(train.class_names, val.images, labels, val.names, val.skipped, val.source)
@@ -351,7 +371,7 @@ def sample_sets() -> list[str]:
 def load_sample_set(name: str) -> ImageSet:
     root = samples_dir()
     if root is None or name not in sample_sets():  # only names we listed: no path tricks
-        raise DatasetError(f"no sample set called {name!r}")
+        raise DatasetError(f"no sample set called {name!r}", "no_sample_set", name=name)
     return load_any(root / name)
 
 

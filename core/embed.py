@@ -131,9 +131,10 @@ def thumb_size(count: int, size: int = 900) -> int:
 
 
 def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int | None = None,
-               title: str | None = None) -> Image.Image:
+               title: str | None = None, knn_text: str | None = None) -> Image.Image:
     """The map as a picture: each photo as a thumbnail at its point, framed in its class colour,
-    with a legend and the k-NN accuracy underneath. Later photos may cover earlier ones."""
+    with a legend and the k-NN accuracy underneath (`knn_text`: that line in the UI's language).
+    Later photos may cover earlier ones."""
     thumb = thumb or thumb_size(len(fmap.labels), size)
     header, footer, margin = HEADER, 44, thumb // 2 + 8
     canvas = Image.new("RGB", (size, size + header + footer), "white")
@@ -160,7 +161,7 @@ def render_map(fmap: FeatureMap, images, size: int = 900, thumb: int | None = No
         draw.rectangle((x, 46, x + 22, 68), fill=colour)
         draw.text((x + 30, 44), name, fill="black", font=_font(24))
         x += 50 + int(draw.textlength(name, font=_font(24)))
-    knn = TEXT["knn"].format(acc=fmap.knn_acc, dims=fmap.features.shape[1])
+    knn = knn_text or TEXT["knn"].format(acc=fmap.knn_acc, dims=fmap.features.shape[1])
     draw.text((16, size + header + 8), knn, fill="black", font=_font(22))
     return canvas
 

@@ -277,7 +277,8 @@ def _train_frozen(base, train_set, val_set, settings, stop, generator, started):
             for done, computed in extract_features(base, image_set.images, stop=stop):
                 if computed is None:
                     yield {"event": "status", "fraction": (offset + done) / total,
-                           "message": f"computing backbone features once: {offset + done}/{total} images"}
+                           "message": f"computing backbone features once: {offset + done}/{total} images",
+                           "step": "features", "done": offset + done, "total": total}
                 else:
                     features[which] = computed
             offset += len(image_set)
@@ -456,7 +457,9 @@ def _train_network(base, train_set, val_set, settings, stop, generator, started)
             correct += batch_correct
             step += 1
             yield {"event": "status", "fraction": step / total_steps,
-                   "message": f"epoch {epoch}/{settings.epochs}: batch {start // settings.batch_size + 1}/{steps_per_epoch}"}
+                   "message": f"epoch {epoch}/{settings.epochs}: batch {start // settings.batch_size + 1}/{steps_per_epoch}",
+                   "step": "batch", "epoch": epoch, "epochs": settings.epochs,
+                   "batch": start // settings.batch_size + 1, "batches": steps_per_epoch}
         if stopped:
             break
         if val_x is not None:

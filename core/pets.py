@@ -78,14 +78,14 @@ def check_available() -> str | None:
     try:
         import pyarrow.parquet  # noqa: F401
     except ImportError:
-        raise DatasetError(MESSAGES["pyarrow"]) from None
+        raise DatasetError(MESSAGES["pyarrow"], "pets_pyarrow") from None
     path = cached_path()
     if path:
         return path
     if hub.offline_mode():
-        raise DatasetError(MESSAGES["offline"].format(mb=DOWNLOAD_MB))
+        raise DatasetError(MESSAGES["offline"].format(mb=DOWNLOAD_MB), "pets_offline", mb=DOWNLOAD_MB)
     if not hub.hub_reachable():
-        raise DatasetError(MESSAGES["unreachable"].format(mb=DOWNLOAD_MB))
+        raise DatasetError(MESSAGES["unreachable"].format(mb=DOWNLOAD_MB), "pets_unreachable", mb=DOWNLOAD_MB)
     return None
 
 
@@ -110,7 +110,8 @@ def parquet_path() -> str:
     try:
         return hf_hub_download(REPO, FILENAME, repo_type=REPO_TYPE)
     except Exception as error:  # noqa: BLE001 - network errors, 404, disk full...: one clear message
-        raise DatasetError(MESSAGES["download"].format(repo=REPO, error=type(error).__name__)) from None
+        raise DatasetError(MESSAGES["download"].format(repo=REPO, error=type(error).__name__), "pets_download",
+                           repo=REPO, error=type(error).__name__) from None
 
 
 def _label_names(schema) -> list[str]:
@@ -129,7 +130,7 @@ def load_sample(per_class: int = 10, breeds: bool = False, seed: int = 0, path: 
     """`per_class` photos of each class, chosen at random (same seed, same photos): cat vs dog,
     or each of the 37 breeds. Every photo goes through the app's image loader and limits."""
     if not 2 <= int(per_class) <= MAX_PER_CLASS:
-        raise DatasetError(MESSAGES["per_class"].format(most=MAX_PER_CLASS))
+        raise DatasetError(MESSAGES["per_class"].format(most=MAX_PER_CLASS), "pets_per_class", most=MAX_PER_CLASS)
     path = path or parquet_path()
     import pyarrow.parquet as parquet
 
@@ -138,7 +139,8 @@ def load_sample(per_class: int = 10, breeds: bool = False, seed: int = 0, path: 
         names = _label_names(file.schema_arrow)
         labels = file.read(columns=["label"]).column("label").to_pylist()
     except Exception as error:  # noqa: BLE001 - a damaged or partial file
-        raise DatasetError(MESSAGES["unreadable"].format(error=f"{type(error).__name__}: {error}")) from None
+        reason = f"{type(error).__name__}: {error}"
+        raise DatasetError(MESSAGES["unreadable"].format(error=reason), "pets_unreadable", error=reason) from None
 
     def class_of(label: int) -> str:
         breed = names[label] if 0 <= label < len(names) else str(label)
@@ -172,5 +174,6 @@ def load_sample(per_class: int = 10, breeds: bool = False, seed: int = 0, path: 
                         per_class_items[picked[row]].append((shown, data))
             start += count
     except Exception as error:  # noqa: BLE001
-        raise DatasetError(MESSAGES["unreadable"].format(error=f"{type(error).__name__}: {error}")) from None
+        reason = f"{type(error).__name__}: {error}"
+        raise DatasetError(MESSAGES["unreadable"].format(error=reason), "pets_unreadable", error=reason) from None
     return from_sources(per_class_items, source=SOURCE_LABEL)

@@ -12,49 +12,94 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from core import backbones, curve
+from core import backbones, curve, datasets
 from demo.components import friendly_errors
+from demo.i18n import STRINGS, T, add_strings, percent, request_language, tr
 from demo.jobs import SessionJobs
 
 MAX_CURVE_SECONDS = int(os.environ.get("TLL_MAX_CURVE_SECONDS", "600"))
 MAX_UI_DRAWS = 10
 _jobs = SessionJobs("learning curve", MAX_CURVE_SECONDS)
 
-# Everything a visitor reads, in one place (for the translation to come).
-TEXT = {
-    "heading": "#### 3 · How many photos do you need?",
-    "intro": ("For each size, that many photos per class are drawn at random (several times) from your data, "
+# Everything a visitor reads, in English and Dutch (demo/i18n.py add_strings).
+add_strings({
+    "curve.heading": {"en": "#### 3 · How many photos do you need?", "nl": "#### 3 · Hoeveel foto's heb je nodig?"},
+    "curve.intro": {
+        "en": "For each size, that many photos per class are drawn at random (several times) from your data, "
               "a head trains on them, and it is tested on photos **never drawn for training**. Once with the "
               "pretrained network's features, once with **the same network with random weights**: the gap between "
-              "the two lines is what pretraining on ImageNet is worth. The band shows the best and worst draw."),
-    "sizes": "Photos per class to try",
-    "sizes_info": "comma-separated, e.g. 1,2,5,10,20 (sizes a class cannot give are left out)",
-    "draws": "Random draws per size",
-    "run": "Draw the learning curve",
-    "stop": "Stop",
-    "plot": "Learning curve",
-    "table": "Accuracy on the held-out photos",
-    "reading": "reading the images",
-    "started": "Drawing the curve on {summary}: {test} photos held out for testing.",
-    "point": "{weights} features, **{size}** per class: mean **{mean:.1%}** (draws {low:.0%}–{high:.0%})",
-    "done": "**Done:** {count} points on {test} held-out photos.",
-    "stopped": "**Stopped** ({reason}): the points so far are kept.",
-    "dropped": " Sizes {sizes} were left out: the smallest class cannot give that many and keep test photos apart.",
-    "nothing": "Nothing is drawing a curve.",
-    "stopping": "**Stopping** after this point…",
-    "columns": ("photos per class", "weights", "mean %", "min %", "max %", "draws", "test photos"),
-}
+              "the two lines is what pretraining on ImageNet is worth. The band shows the best and worst draw.",
+        "nl": "Voor elke grootte worden zoveel foto's per klasse willekeurig (een paar keer) uit je gegevens "
+              "getrokken, daarop traint een nieuwe laatste laag, en die wordt getest op foto's die **nooit voor "
+              "training getrokken zijn**. Eén keer met de kenmerken van het voorgetrainde netwerk, één keer met "
+              "**hetzelfde netwerk met willekeurige gewichten**: het verschil tussen de twee lijnen is wat "
+              "voortrainen op ImageNet waard is. De band toont de beste en de slechtste trekking.",
+    },
+    "curve.sizes": {"en": "Photos per class to try", "nl": "Aantallen foto's per klasse om te proberen"},
+    "curve.sizes_info": {"en": "comma-separated, e.g. 1,2,5,10,20 (sizes a class cannot give are left out)",
+                         "nl": "gescheiden door komma's, bijv. 1,2,5,10,20 (aantallen die een klasse niet heeft, "
+                               "vallen weg)"},
+    "curve.draws": {"en": "Random draws per size", "nl": "Willekeurige trekkingen per aantal"},
+    "curve.run": {"en": "Draw the learning curve", "nl": "Teken de leercurve"},
+    "curve.stop": {"en": "Stop", "nl": "Stoppen"},
+    "curve.plot": {"en": "Learning curve", "nl": "Leercurve"},
+    "curve.table": {"en": "Accuracy on the held-out photos", "nl": "Nauwkeurigheid op de achtergehouden foto's"},
+    "curve.reading": {"en": "reading the images", "nl": "de afbeeldingen inlezen"},
+    "curve.features": {"en": "computing {weights} features once: {done}/{total} photos",
+                       "nl": "kenmerken eenmalig berekenen ({weights} netwerk): {done}/{total} foto's"},
+    "curve.progress_point": {"en": "{weights}, {size} per class: mean accuracy {mean}",
+                             "nl": "{weights}, {size} per klasse: gemiddelde nauwkeurigheid {mean}"},
+    "curve.started": {"en": "Drawing the curve on {summary}: {test} photos held out for testing.",
+                      "nl": "De curve wordt getekend op {summary}: {test} foto's achtergehouden om te testen."},
+    "curve.point": {"en": "{weights} features, **{size}** per class: mean **{mean}** (draws {low}–{high})",
+                    "nl": "{weights} netwerk, **{size}** per klasse: gemiddeld **{mean}** (trekkingen {low}–{high})"},
+    "curve.done": {"en": "**Done:** {count} points on {test} held-out photos.",
+                   "nl": "**Klaar:** {count} punten op {test} achtergehouden foto's."},
+    "curve.stopped": {"en": "**Stopped** ({reason}): the points so far are kept.",
+                      "nl": "**Gestopt** ({reason}): de punten tot nu toe blijven staan."},
+    "curve.dropped": {"en": " Sizes {sizes} were left out: the smallest class cannot give that many and keep test "
+                            "photos apart.",
+                      "nl": " De aantallen {sizes} zijn weggelaten: de kleinste klasse heeft er niet zoveel als er ook "
+                            "testfoto's apart moeten blijven."},
+    "curve.nothing": {"en": "Nothing is drawing a curve.", "nl": "Er wordt geen curve getekend."},
+    "curve.stopping": {"en": "**Stopping** after this point…", "nl": "**Stoppen** na dit punt…"},
+    "curve.bad_draws": {"en": "Draws must be between 1 and {most}.", "nl": "Het aantal trekkingen moet tussen 1 en {most} liggen."},
+    "curve.bad_sizes": {"en": "sizes must be whole numbers from 1 to {most}, e.g. 1,2,5,10,20 (got {text!r})",
+                        "nl": "de aantallen moeten hele getallen van 1 tot {most} zijn, bijv. 1,2,5,10,20 "
+                              "(gekregen: {text!r})"},
+    "curve.weights.pretrained": {"en": "pretrained", "nl": "voorgetraind"},
+    "curve.weights.random": {"en": "random", "nl": "willekeurig"},
+    "curve.columns": {"en": "photos per class|weights|mean %|min %|max %|draws|test photos",
+                      "nl": "foto's per klasse|gewichten|gemiddeld %|min. %|max. %|trekkingen|testfoto's"},
+    # The figure (core.curve.plot_curve draws it with these words)
+    "curve.fig.title": {"en": "How many photos do you need?", "nl": "Hoeveel foto's heb je nodig?"},
+    "curve.fig.x": {"en": "training photos per class (log scale)",
+                    "nl": "trainingsfoto's per klasse (logaritmische schaal)"},
+    "curve.fig.y": {"en": "accuracy on {n} held-out photos", "nl": "nauwkeurigheid op {n} achtergehouden foto's"},
+    "curve.fig.pretrained": {"en": "pretrained {name} features", "nl": "voorgetrainde kenmerken van {name}"},
+    "curve.fig.random": {"en": "same network, random weights", "nl": "zelfde netwerk, willekeurige gewichten"},
+    "curve.fig.chance": {"en": "chance ({value:.0%})", "nl": "gokken ({value:.0%})"},
+    "curve.fig.band": {"en": "min–max of {draws} draws", "nl": "min.–max. van {draws} trekkingen"},
+})
+FIGURE_WORDS = ("title", "x", "y", curve.PRETRAINED, curve.RANDOM, "chance", "band")
 
 
-def _picture(points: list[dict], classes: int, backbone: str, test_images: int, sizes) -> Image.Image:
-    figure = curve.plot_curve(points, classes, backbone, test_images, sizes=sizes)
+def _weights(kind: str, lang: str | None) -> str:
+    key = f"curve.weights.{kind}"
+    return tr(key, lang) if key in STRINGS else kind
+
+
+def _picture(points: list[dict], classes: int, backbone: str, test_images: int, sizes,
+             lang: str | None = None) -> Image.Image:
+    words = {key: tr(f"curve.fig.{key}", lang) for key in FIGURE_WORDS}
+    figure = curve.plot_curve(points, classes, backbone, test_images, sizes=sizes, text=words)
     return Image.open(io.BytesIO(curve.figure_png(figure)))
 
 
-def _table(points: list[dict]) -> pd.DataFrame:
-    rows = [(p["size"], p["weights"], round(p["mean_acc"] * 100, 1), round(p["min_acc"] * 100, 1),
+def _table(points: list[dict], lang: str | None = None) -> pd.DataFrame:
+    rows = [(p["size"], _weights(p["weights"], lang), round(p["mean_acc"] * 100, 1), round(p["min_acc"] * 100, 1),
              round(p["max_acc"] * 100, 1), p["draws"], p["test_images"]) for p in points]
-    return pd.DataFrame(rows, columns=list(TEXT["columns"]))
+    return pd.DataFrame(rows, columns=tr("curve.columns", lang).split("|"))
 
 
 def make_runner(load_image_set):
@@ -63,65 +108,85 @@ def make_runner(load_image_set):
     @friendly_errors
     def draw_curve(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed, backbone, sizes, draws,
                    request: gr.Request = None, progress=gr.Progress()):
-        sizes = curve.parse_sizes(sizes)
+        from demo.finetune import dataset_error, set_summary, stop_reason
+
+        lang = request_language(request)
+        try:
+            sizes = curve.parse_sizes(sizes)
+        except ValueError:
+            raise gr.Error(tr("curve.bad_sizes", lang, most=curve.MAX_SIZE, text=sizes)) from None
         if not 1 <= int(draws) <= MAX_UI_DRAWS:
-            raise gr.Error(f"Draws must be between 1 and {MAX_UI_DRAWS}.")
+            raise gr.Error(tr("curve.bad_draws", lang, most=MAX_UI_DRAWS))
         stop = _jobs.start(request)
         try:
-            progress(0, desc=TEXT["reading"])
+            progress(0, desc=tr("curve.reading", lang))
             image_set = load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed)
             backbone = backbones.resolve_name(backbone or backbones.BUNDLED_MODEL)
             points, header, classes = [], "", len(image_set.class_names)
             lines: list[str] = []
             for event in curve.learning_curve(image_set, sizes, int(draws), backbone, int(seed or 0), stop=stop):
                 if event["event"] == "status":
-                    progress(event["fraction"], desc=event["message"])
+                    progress(event["fraction"], desc=_progress_text(event, lang))
                 elif event["event"] == "point":
                     point = {k: v for k, v in event.items() if k not in ("event", "accs")}
                     points.append(point)
                     if not header:
-                        header = TEXT["started"].format(summary=image_set.summary(), test=point["test_images"])
-                    lines.append("- " + TEXT["point"].format(weights=point["weights"], size=point["size"],
-                                                               mean=point["mean_acc"], low=point["min_acc"],
-                                                               high=point["max_acc"]))
-                    yield (_picture(points, classes, backbone, point["test_images"], sizes), _table(points),
+                        header = tr("curve.started", lang, summary=set_summary(image_set, lang),
+                                    test=point["test_images"])
+                    lines.append("- " + tr("curve.point", lang, weights=_weights(point["weights"], lang),
+                                           size=point["size"], mean=percent(point["mean_acc"], lang, 1),
+                                           low=percent(point["min_acc"], lang), high=percent(point["max_acc"], lang)))
+                    yield (_picture(points, classes, backbone, point["test_images"], sizes, lang), _table(points, lang),
                            "\n".join([header, *lines]))
                 elif event["event"] == "done":
-                    ended = (TEXT["stopped"].format(reason=stop.stop_reason()) if event["stopped"]
-                             else TEXT["done"].format(count=len(points), test=event["test_images"]))
+                    ended = (tr("curve.stopped", lang, reason=stop_reason(stop, lang)) if event["stopped"]
+                             else tr("curve.done", lang, count=len(points), test=event["test_images"]))
                     if event["dropped_sizes"]:
-                        ended += TEXT["dropped"].format(sizes=", ".join(map(str, event["dropped_sizes"])))
-                    picture = _picture(points, classes, backbone, event["test_images"], sizes) if points else None
-                    yield picture, _table(points), "\n".join([ended, header, *lines])
+                        ended += tr("curve.dropped", lang, sizes=", ".join(map(str, event["dropped_sizes"])))
+                    picture = (_picture(points, classes, backbone, event["test_images"], sizes, lang) if points
+                               else None)
+                    yield picture, _table(points, lang), "\n".join([ended, header, *lines])
+        except datasets.DatasetError as error:
+            raise dataset_error(error, lang) from None
         finally:
             _jobs.finish(request, stop)
 
     return draw_curve
 
 
+def _progress_text(event: dict, lang: str | None) -> str:
+    if event.get("step") == "features":
+        return tr("curve.features", lang, weights=_weights(event["weights"], lang), done=event["done"],
+                  total=event["total"])
+    if event.get("step") == "point":
+        return tr("curve.progress_point", lang, weights=_weights(event["weights"], lang), size=event["size"],
+                  mean=percent(event["mean_acc"], lang, 1))
+    return event["message"]
+
+
 def stop_curve(request: gr.Request):
-    return TEXT["stopping"] if _jobs.stop(request) else TEXT["nothing"]
+    return tr("curve.stopping" if _jobs.stop(request) else "curve.nothing", request_language(request))
 
 
 def build_curve(data_inputs: list, backbone: gr.components.Component, load_image_set) -> None:
     """The panel. `data_inputs`: the tab's (source, uploads, zip, sample, pet kind, pets per class, seed)
     components; `load_image_set`: the tab's function reading them into a core.datasets.ImageSet."""
-    gr.Markdown(TEXT["heading"])
-    gr.Markdown(TEXT["intro"])
+    gr.Markdown(T("curve.heading"))
+    gr.Markdown(T("curve.intro"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            sizes = gr.Textbox(",".join(map(str, curve.DEFAULT_SIZES)), label=TEXT["sizes"], info=TEXT["sizes_info"],
-                               elem_id="curve-sizes")
-            draws = gr.Slider(1, MAX_UI_DRAWS, value=3, step=1, label=TEXT["draws"], elem_id="curve-draws")
+            sizes = gr.Textbox(",".join(map(str, curve.DEFAULT_SIZES)), label=T("curve.sizes"),
+                               info=T("curve.sizes_info"), elem_id="curve-sizes")
+            draws = gr.Slider(1, MAX_UI_DRAWS, value=3, step=1, label=T("curve.draws"), elem_id="curve-draws")
             with gr.Row():
-                run = gr.Button(TEXT["run"], variant="primary", elem_id="curve-run")
-                stop = gr.Button(TEXT["stop"], variant="stop", elem_id="curve-stop")
+                run = gr.Button(T("curve.run"), variant="primary", elem_id="curve-run")
+                stop = gr.Button(T("curve.stop"), variant="stop", elem_id="curve-stop")
             status = gr.Markdown("", elem_id="curve-status", elem_classes=["tll-status"])
         with gr.Column(scale=5):
             # No label chip: it would cover the figure's own title and top gridline.
-            plot = gr.Image(label=TEXT["plot"], show_label=False, type="pil", format="png", interactive=False,
+            plot = gr.Image(label=T("curve.plot"), show_label=False, type="pil", format="png", interactive=False,
                             elem_id="curve-plot")
-    table = gr.Dataframe(label=TEXT["table"], interactive=False, elem_id="curve-table")
+    table = gr.Dataframe(label=T("curve.table"), interactive=False, elem_id="curve-table")
     run.click(make_runner(load_image_set), [*data_inputs, backbone, sizes, draws], [plot, table, status],
               api_name="learning_curve", concurrency_limit=1, concurrency_id="learning_curve",
               show_progress="minimal")

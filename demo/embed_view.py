@@ -12,29 +12,54 @@ import gradio as gr
 from core import backbones, embed
 from core.weights import load_model
 from demo.components import friendly_errors
+from demo.i18n import T, add_strings, percent, request_language, tr
 
 MAX_POINTS = 300  # photos on one map: more become an unreadable heap (and cost CPU)
-TEXT = {
-    "title": "Feature-space map: why a straight line separates your classes",
-    "intro": "Each photo is placed by the features the backbone hands to its last layer (PCA to 2-D). "
-             "If the classes already lie apart here, the new last layer only has to draw a line. "
-             "**Click a photo** on a map to see it and its 5 nearest neighbours.",
-    "method": "Layout",
-    "draw": "Draw the maps of the training photos",
-    "pretrained": "Pretrained features",
-    "random": "Same network, random weights",
-    "trained": "Your trained model's features",
-    "summary": "5-nearest-neighbour accuracy in the full feature space (leave-one-out): "
-               "**pretrained {pretrained:.0%}**, random weights {random:.0%}{trained}. "
-               "Chance is about {chance:.0%}.",
-    "trained_part": ", your trained model {acc:.0%}",
-    "frozen_same": " (your latest model is frozen-mode: its features are the pretrained ones)",
-    "picked": "**{name}** (class **{cls}**), on the {which} map. Its 5 nearest neighbours there: {right} of 5 "
-              "of the same class.",
-    "neighbours": "The photo and its nearest neighbours (full feature space)",
-    "too_many": "Only the first {count} photos per map are drawn.",
-    "nothing": "Draw the maps first.",
-}
+# Every visible text of the panel, in English and Dutch (demo/i18n.py add_strings).
+add_strings({
+    "embed.title": {"en": "Feature-space map: why a straight line separates your classes",
+                    "nl": "Kaart van de kenmerkruimte: waarom een rechte lijn je klassen scheidt"},
+    "embed.intro": {
+        "en": "Each photo is placed by the features the backbone hands to its last layer (PCA to 2-D). "
+              "If the classes already lie apart here, the new last layer only has to draw a line. "
+              "**Click a photo** on a map to see it and its 5 nearest neighbours.",
+        "nl": "Elke foto staat op de plek die de kenmerken bepalen die het basisnetwerk aan zijn laatste laag "
+              "doorgeeft (met PCA naar 2-D). Liggen de klassen hier al uit elkaar, dan hoeft de nieuwe laatste laag "
+              "alleen een lijn te trekken. **Klik op een foto** op een kaart om hem en zijn 5 naaste buren te zien.",
+    },
+    "embed.method": {"en": "Layout", "nl": "Indeling"},
+    "embed.pca": {"en": "PCA (instant)", "nl": "PCA (meteen klaar)"},
+    "embed.tsne": {"en": "t-SNE (slower, keeps neighbours)", "nl": "t-SNE (trager, houdt buren bij elkaar)"},
+    "embed.draw": {"en": "Draw the maps of the training photos", "nl": "Teken de kaarten van de trainingsfoto's"},
+    "embed.pretrained": {"en": "Pretrained features", "nl": "Voorgetrainde kenmerken"},
+    "embed.random": {"en": "Same network, random weights", "nl": "Zelfde netwerk, willekeurige gewichten"},
+    "embed.trained": {"en": "Your trained model's features", "nl": "Kenmerken van je getrainde model"},
+    "embed.summary": {"en": "5-nearest-neighbour accuracy in the full feature space (leave-one-out): "
+                            "**pretrained {pretrained}**, random weights {random}{trained}. Chance is about {chance}.",
+                      "nl": "Nauwkeurigheid van de 5 naaste buren in de volledige kenmerkruimte (leave-one-out): "
+                            "**voorgetraind {pretrained}**, willekeurige gewichten {random}{trained}. Gokken geeft "
+                            "ongeveer {chance}."},
+    "embed.trained_part": {"en": ", your trained model {acc}", "nl": ", je getrainde model {acc}"},
+    "embed.frozen_same": {"en": " (your latest model is frozen-mode: its features are the pretrained ones)",
+                          "nl": " (je laatste model is bevroren getraind: zijn kenmerken zijn de voorgetrainde)"},
+    "embed.picked": {"en": "**{name}** (class **{cls}**), on the {which} map. Its 5 nearest neighbours there: "
+                           "{right} of 5 of the same class.",
+                     "nl": "**{name}** (klasse **{cls}**), op de kaart {which}. Van zijn 5 naaste buren daar zijn er "
+                           "{right} van dezelfde klasse."},
+    "embed.which.pretrained": {"en": "pretrained features", "nl": "voorgetrainde kenmerken"},
+    "embed.which.random": {"en": "same network, random weights", "nl": "zelfde netwerk, willekeurige gewichten"},
+    "embed.which.trained": {"en": "your trained model's features", "nl": "kenmerken van je getrainde model"},
+    "embed.neighbours": {"en": "The photo and its nearest neighbours (full feature space)",
+                         "nl": "De foto en zijn naaste buren (volledige kenmerkruimte)"},
+    "embed.nothing": {"en": "Draw the maps first.", "nl": "Teken eerst de kaarten."},
+    "embed.too_few": {"en": "At least 3 photos are needed for a map.", "nl": "Voor een kaart zijn minstens 3 foto's nodig."},
+    "embed.this_photo": {"en": "this photo: {name}", "nl": "deze foto: {name}"},
+    "embed.progress.pretrained": {"en": "pretrained features", "nl": "voorgetrainde kenmerken"},
+    "embed.progress.random": {"en": "random-weight features", "nl": "kenmerken met willekeurige gewichten"},
+    "embed.progress.trained": {"en": "your model's features", "nl": "kenmerken van je model"},
+    "embed.knn": {"en": "5-nearest-neighbour accuracy {acc} (leave-one-out, full {dims}-number features)",
+                  "nl": "5 naaste buren: {acc} goed (leave-one-out, alle {dims} kenmerkgetallen)"},
+})
 WHICH = ("pretrained", "random", "trained")
 
 
@@ -49,44 +74,55 @@ def _trained_backbone(session_models: dict | None):
 
 
 @friendly_errors
-def draw_maps(backbone, session_models, method, *data_inputs, progress=gr.Progress()):
+def draw_maps(backbone, session_models, method, source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
+              val_split, val_zip, seed, request: gr.Request = None, progress=gr.Progress()):
     from types import SimpleNamespace
 
-    from demo.finetune import DATA_FIELDS, load_training_data
+    from core.datasets import DatasetError
+    from demo.finetune import DATA_FIELDS, dataset_error, load_training_data
 
-    image_set, _, _ = load_training_data(SimpleNamespace(**dict(zip(DATA_FIELDS, data_inputs))))
+    lang = request_language(request)
+    data_inputs = (source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, seed)
+    try:
+        image_set, _, _ = load_training_data(SimpleNamespace(**dict(zip(DATA_FIELDS, data_inputs))))
+    except DatasetError as error:
+        raise dataset_error(error, lang) from None
     if len(image_set) > MAX_POINTS:
         image_set = image_set.subset(range(MAX_POINTS))
     if len(image_set) < 3:
-        raise gr.Error("At least 3 photos are needed for a map.")
-    progress(0.1, desc="pretrained features")
+        raise gr.Error(tr("embed.too_few", lang))
+    progress(0.1, desc=tr("embed.progress.pretrained", lang))
     pretrained, _ = load_model(backbone or backbones.BUNDLED_MODEL)
     maps = {"pretrained": embed.feature_map(pretrained, image_set.images, image_set.labels, image_set.class_names,
                                             image_set.names, method, "pretrained")}
-    progress(0.45, desc="random-weight features")
+    progress(0.45, desc=tr("embed.progress.random", lang))
     maps["random"] = embed.feature_map(load_model(pretrained.name, backbones.RANDOM)[0], image_set.images,
                                        image_set.labels, image_set.class_names, image_set.names, method, "random")
     trained, mode = _trained_backbone(session_models)
     note = ""
     if trained is not None and list(trained.labels) == list(image_set.class_names) and mode != "frozen":
-        progress(0.75, desc="your model's features")
+        progress(0.75, desc=tr("embed.progress.trained", lang))
         maps["trained"] = embed.feature_map(trained, image_set.images, image_set.labels, image_set.class_names,
                                             image_set.names, method, "trained")
     elif trained is not None and mode == "frozen":
-        note = TEXT["frozen_same"]
-    pictures = {which: embed.render_map(fmap, image_set.images, title=TEXT[which]) for which, fmap in maps.items()}
+        note = tr("embed.frozen_same", lang)
+    pictures = {which: embed.render_map(fmap, image_set.images, title=tr(f"embed.{which}", lang),
+                                        knn_text=tr("embed.knn", lang, acc=percent(fmap.knn_acc, lang),
+                                                    dims=fmap.features.shape[1]))
+                for which, fmap in maps.items()}
     chance = max(image_set.counts()) / len(image_set)
-    summary = TEXT["summary"].format(
-        pretrained=maps["pretrained"].knn_acc, random=maps["random"].knn_acc, chance=chance,
-        trained=TEXT["trained_part"].format(acc=maps["trained"].knn_acc) if "trained" in maps else note)
+    summary = tr("embed.summary", lang, pretrained=percent(maps["pretrained"].knn_acc, lang),
+                 random=percent(maps["random"].knn_acc, lang), chance=percent(chance, lang),
+                 trained=tr("embed.trained_part", lang, acc=percent(maps["trained"].knn_acc, lang))
+                 if "trained" in maps else note)
     state = {"maps": maps, "images": image_set.images}
     return (pictures["pretrained"], pictures["random"], gr.update(value=pictures.get("trained"),
                                                                   visible="trained" in maps), summary, state)
 
 
-def _picked(state, which: str, evt: gr.SelectData):
+def _picked(state, which: str, evt: gr.SelectData, lang: str | None = None):
     if not state or which not in state["maps"]:
-        raise gr.Error(TEXT["nothing"])
+        raise gr.Error(tr("embed.nothing", lang))
     fmap = state["maps"][which]
     x, y = evt.index[0], evt.index[1]
     index = embed.point_at(fmap, x, y)
@@ -94,11 +130,11 @@ def _picked(state, which: str, evt: gr.SelectData):
         return gr.skip(), gr.skip()
     neighbours = fmap.nearest(index)
     images = state["images"]
-    gallery = [(images[index], f"this photo: {fmap.class_names[fmap.labels[index]]}")] + [
+    gallery = [(images[index], tr("embed.this_photo", lang, name=fmap.class_names[fmap.labels[index]]))] + [
         (images[i], f"{rank}. {fmap.class_names[fmap.labels[i]]}") for rank, i in enumerate(neighbours, 1)]
     right = sum(fmap.labels[i] == fmap.labels[index] for i in neighbours)
-    text = TEXT["picked"].format(name=fmap.names[index], cls=fmap.class_names[fmap.labels[index]],
-                                 which=TEXT[which].lower(), right=right)
+    text = tr("embed.picked", lang, name=fmap.names[index], cls=fmap.class_names[fmap.labels[index]],
+              which=tr(f"embed.which.{which}", lang), right=right)
     return gallery, text
 
 
@@ -106,21 +142,21 @@ def build(data_inputs: list, backbone, session_models) -> None:
     """The map panel, created where it is called. `data_inputs` are the Fine-tune tab's data
     components, in demo.finetune.load_training_data's order."""
     state = gr.State(None)
-    with gr.Accordion(TEXT["title"], open=False, elem_id="embed-panel"):
-        gr.Markdown(TEXT["intro"])
+    with gr.Accordion(T("embed.title"), open=False, elem_id="embed-panel"):
+        gr.Markdown(T("embed.intro"))
         with gr.Row():
-            method = gr.Radio([("PCA (instant)", embed.PCA), ("t-SNE (slower, keeps neighbours)", embed.TSNE)],
-                              value=embed.PCA, label=TEXT["method"], scale=3)
-            draw = gr.Button(TEXT["draw"], variant="secondary", scale=2, elem_id="embed-draw")
+            method = gr.Radio([(T("embed.pca"), embed.PCA), (T("embed.tsne"), embed.TSNE)],
+                              value=embed.PCA, label=T("embed.method"), scale=3)
+            draw = gr.Button(T("embed.draw"), variant="secondary", scale=2, elem_id="embed-draw")
         summary = gr.Markdown(elem_id="embed-summary")
         with gr.Row():
             # no label box: it would cover the title and legend drawn on the map itself
-            maps = {which: gr.Image(label=TEXT[which], show_label=False, interactive=False, format="jpeg",
+            maps = {which: gr.Image(label=T(f"embed.{which}"), show_label=False, interactive=False, format="jpeg",
                                     height=560, elem_id=f"embed-{which}", visible=which != "trained",
                                     buttons=["fullscreen"])
                     for which in WHICH}
         picked_text = gr.Markdown(elem_id="embed-picked")
-        picked = gr.Gallery(label=TEXT["neighbours"], columns=6, height=200, elem_id="embed-neighbours")
+        picked = gr.Gallery(label=T("embed.neighbours"), columns=6, height=200, elem_id="embed-neighbours")
     draw.click(draw_maps, [backbone, session_models, method, *data_inputs],
                [maps["pretrained"], maps["random"], maps["trained"], summary, state], api_visibility="private",
                concurrency_id="finetune", concurrency_limit=2)
@@ -130,6 +166,6 @@ def build(data_inputs: list, backbone, session_models) -> None:
 
 def _on_select(which: str):
     @friendly_errors
-    def picked(state, evt: gr.SelectData):  # the annotation tells Gradio to pass the click
-        return _picked(state, which, evt)
+    def picked(state, evt: gr.SelectData, request: gr.Request = None):  # the annotations: Gradio passes them
+        return _picked(state, which, evt, request_language(request))
     return picked

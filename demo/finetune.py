@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 
 import gradio as gr
@@ -10,21 +11,363 @@ import pandas as pd
 
 from core import backbones, datasets, fewshot, finetune
 from core.memory import release_memory
+from core import images as core_images
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
+from demo.i18n import STRINGS, T, add_strings, number, percent, register, request_language, tr
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
 
+# The data sources: the radio's VALUES (what the API takes) stay English; the page shows them translated.
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
 SOURCES = [UPLOADS, ZIP, SAMPLES, PETS]
-# Visible text added this round (kept together for the coming translation).
-TEXT = {
-    "replay": "Trained: drawing its curve epoch by epoch (epoch {epoch})…",
-    "per_class_headers": ["class", "held-out images", "correct", "accuracy %"],
-    "confusion_corner": "true ↓ / predicted →",
-}
+SOURCE_KEYS = {UPLOADS: "finetune.source.uploads", ZIP: "finetune.source.zip", SAMPLES: "finetune.source.samples",
+               PETS: "finetune.source.pets"}
+PET_KINDS = {"cat vs dog": "finetune.pets.cats_dogs", "37 breeds": "finetune.pets.breeds"}
+
+# Every visible text of the tab, in English and Dutch (demo/i18n.py add_strings).
+from core.pets import MESSAGES as pets_messages  # noqa: E402 - core.pets' English, beside its Dutch
+
+add_strings({
+    # Data sources and the intro
+    "finetune.source.uploads": {"en": UPLOADS, "nl": "je eigen foto's, klasse per klasse"},
+    "finetune.source.zip": {"en": ZIP, "nl": "een .zip met een map per klasse"},
+    "finetune.source.samples": {"en": SAMPLES, "nl": "een voorbeeldset"},
+    "finetune.source.pets": {"en": PETS, "nl": "Oxford-IIIT Pet-voorbeeld (heeft internet nodig)"},
+    "finetune.pets.cats_dogs": {"en": "cat vs dog", "nl": "kat of hond"},
+    "finetune.pets.breeds": {"en": "37 breeds", "nl": "37 rassen"},
+    "finetune.intro": {"en": "", "nl": ""},  # filled in by build(): it holds the limits
+    # Step 1 · Data
+    "finetune.data": {"en": "#### 1 · Data", "nl": "#### 1 · Gegevens"},
+    "finetune.source": {"en": "Train on", "nl": "Trainen op"},
+    "finetune.class_name": {"en": "Class name", "nl": "Naam van de klasse"},
+    "finetune.class_placeholder": {"en": "e.g. cat", "nl": "bijv. kat"},
+    "finetune.class_files": {"en": "Its images", "nl": "De afbeeldingen ervan"},
+    "finetune.add_class": {"en": "Add class", "nl": "Klasse toevoegen"},
+    "finetune.clear_classes": {"en": "Remove all classes", "nl": "Alle klassen verwijderen"},
+    "finetune.zip": {"en": ".zip with one folder per class (e.g. cat/…, dog/…)",
+                     "nl": ".zip met een map per klasse (bijv. kat/…, hond/…)"},
+    "finetune.sample": {"en": "Sample set", "nl": "Voorbeeldset"},
+    "finetune.no_samples": {"en": "none: start the app with --samples DIR (or set TLL_SAMPLES_DIR) to offer a class set",
+                            "nl": "geen: start de app met --samples MAP (of zet TLL_SAMPLES_DIR) om een set klassen "
+                                  "aan te bieden"},
+    "finetune.pets": {"en": "Oxford-IIIT Pet (CC BY-SA 4.0)", "nl": "Oxford-IIIT Pet (CC BY-SA 4.0)"},  # a name
+    "finetune.pets_per_class": {"en": "Images per class", "nl": "Afbeeldingen per klasse"},
+    "finetune.validation": {"en": "Validation", "nl": "Validatie"},
+    "finetune.val_split": {"en": "Held out for validation (per class, at least 1)",
+                           "nl": "Achtergehouden voor validatie (per klasse, minstens 1)"},
+    "finetune.val_split_info": {"en": "", "nl": ""},  # filled in by build()
+    "finetune.val_zip": {"en": "…or a separate validation .zip (same class folders)",
+                         "nl": "…of een aparte validatie-.zip (dezelfde klassenmappen)"},
+    # Step 2 · Training
+    "finetune.training": {"en": "#### 2 · Training", "nl": "#### 2 · Trainen"},
+    "finetune.backbone": {"en": "Backbone", "nl": "Basisnetwerk (backbone)"},
+    "finetune.mode": {"en": "Mode", "nl": "Manier van trainen"},
+    "finetune.mode.frozen": {"en": finetune.MODE_TITLES[finetune.FROZEN],
+                             "nl": "bevroren (kenmerkextractor: alleen een nieuwe laatste laag traint)"},
+    "finetune.mode.top": {"en": finetune.MODE_TITLES[finetune.TOP],
+                          "nl": "bovenste blokken (de laatste blokken trainen mee, met een lagere leersnelheid)"},
+    "finetune.mode.full": {"en": finetune.MODE_TITLES[finetune.FULL],
+                           "nl": "volledig bijtrainen (elk gewicht traint; traag op een CPU)"},
+    "finetune.mode.scratch": {"en": finetune.MODE_TITLES[finetune.SCRATCH],
+                              "nl": "vanaf nul (zelfde netwerk, willekeurige gewichten)"},
+    # A mode's short name, in run names on the plots ("#1 frozen")
+    "finetune.short.frozen": {"en": "frozen", "nl": "bevroren"},
+    "finetune.short.top": {"en": "top", "nl": "bovenste blokken"},
+    "finetune.short.full": {"en": "full", "nl": "volledig"},
+    "finetune.short.scratch": {"en": "scratch", "nl": "vanaf nul"},
+    "finetune.epochs": {"en": "Epochs", "nl": "Epochs"},
+    "finetune.seed": {"en": "Seed", "nl": "Seed"},  # the word Dutch ML lessons use
+    "finetune.overlay": {"en": "Keep earlier runs on the plot (compare modes)",
+                         "nl": "Eerdere runs in de grafiek laten staan (manieren vergelijken)"},
+    "finetune.train": {"en": "Train", "nl": "Trainen"},
+    "finetune.stop": {"en": "Stop", "nl": "Stoppen"},
+    # Plots
+    "finetune.loss": {"en": "Loss", "nl": "Verlies (loss)"},
+    "finetune.loss_y": {"en": "cross-entropy loss", "nl": "kruisentropie-verlies"},
+    "finetune.accuracy": {"en": "Accuracy (%)", "nl": "Nauwkeurigheid (%)"},
+    "finetune.accuracy_y": {"en": "accuracy %", "nl": "nauwkeurigheid %"},
+    "finetune.one_run": {"en": " · {run}", "nl": " · {run}"},
+    "finetune.runs": {"en": " · {count} runs, latest {run}", "nl": " · {count} runs, laatste {run}"},
+    "finetune.split.train": {"en": "train", "nl": "training"},
+    "finetune.split.val": {"en": "val", "nl": "validatie"},
+    "finetune.series": {"en": "series", "nl": "reeks"},
+    # Tables and galleries
+    "finetune.confusion": {"en": "Confusion matrix (held-out predictions): click a cell to see its images",
+                           "nl": "Verwarringsmatrix (voorspellingen op achtergehouden foto's): klik op een cel "
+                                 "voor de foto's ervan"},
+    "finetune.confusion_corner": {"en": "true ↓ / predicted →", "nl": "echt ↓ / voorspeld →"},
+    "finetune.per_class": {"en": "Per-class accuracy (held-out predictions)",
+                           "nl": "Nauwkeurigheid per klasse (achtergehouden foto's)"},
+    "finetune.per_class_headers": {"en": "class|held-out images|correct|accuracy %",
+                                   "nl": "klasse|achtergehouden foto's|goed|nauwkeurigheid %"},
+    "finetune.cell_gallery": {"en": "Images of the clicked cell", "nl": "Foto's van de aangeklikte cel"},
+    "finetune.wrong": {"en": "Misclassified held-out images (true → predicted)",
+                       "nl": "Verkeerd geclassificeerde achtergehouden foto's (echt → voorspeld)"},
+    "finetune.export": {"en": "Download: the model (.safetensors) and its config (.json)",
+                        "nl": "Downloaden: het model (.safetensors) en zijn instellingen (.json)"},
+    "finetune.cell_all": {"en": "all validation images of **{name}**: {count}",
+                          "nl": "alle validatiefoto's van **{name}**: {count}"},
+    "finetune.cell_pair": {"en": "true **{true}**, predicted **{predicted}**: {count} image(s)",
+                           "nl": "echt **{true}**, voorspeld **{predicted}**: {count} foto('s)"},
+    # The class list (uploads)
+    "finetune.no_class_yet": {"en": "_No class yet: type a name, drop its images, press **Add class**._",
+                              "nl": "_Nog geen klasse: typ een naam, sleep de foto's erheen, klik op "
+                                    "**Klasse toevoegen**._"},
+    "finetune.class_line": {"en": "- **{name}**: {count} image(s)", "nl": "- **{name}**: {count} foto('s)"},
+    "finetune.class_count": {"en": "{count} class(es):", "nl": "{count} klasse(n):"},
+    "finetune.drop_first": {"en": "Drop some images of {name!r} first.", "nl": "Sleep eerst wat foto's van {name!r} hierheen."},
+    "finetune.too_many_uploaded": {"en": "At most 20 classes can be uploaded one by one (use a .zip for more).",
+                                   "nl": "Je kunt hoogstens 20 klassen een voor een uploaden (gebruik een .zip voor meer)."},
+    "finetune.image_limit": {"en": "That makes {total} images: the limit is {most} in all.",
+                             "nl": "Dat worden {total} foto's: de grens is {most} in totaal."},
+    # What a data source still lacks (said before training)
+    "finetune.need_classes": {"en": "add at least two classes of images first (name, images, Add class)",
+                              "nl": "voeg eerst minstens twee klassen met foto's toe (naam, foto's, Klasse toevoegen)"},
+    "finetune.need_zip": {"en": "upload a .zip with one folder per class first",
+                          "nl": "upload eerst een .zip met een map per klasse"},
+    "finetune.need_sample": {"en": "no sample set chosen (the teacher sets a samples folder with --samples DIR)",
+                             "nl": "geen voorbeeldset gekozen (de docent stelt een map met voorbeelden in met "
+                                   "--samples MAP)"},
+    "finetune.unknown_source": {"en": "unknown data source {source!r}", "nl": "onbekende gegevensbron {source!r}"},
+    # Status while training
+    "finetune.reading": {"en": "reading the images", "nl": "de afbeeldingen inlezen"},
+    "finetune.header": {"en": "Training **{run}** on {summary}; {held_out}",
+                        "nl": "**{run}** traint op {summary}; {held_out}"},
+    "finetune.validating": {"en": "validating on {count} held-out images.",
+                            "nl": "validatie op {count} achtergehouden foto's."},
+    "finetune.one_photo": {"en": "**one photo in a class: nothing can be held out, so no accuracy can be estimated.** "
+                                 "Every photo trains; try the model on new photos in the Classify tab.",
+                           "nl": "**één foto in een klasse: er kan niets worden achtergehouden, dus de nauwkeurigheid "
+                                 "kan niet worden geschat.** Elke foto traint mee; probeer het model op nieuwe foto's "
+                                 "in het tabblad Classificeren."},
+    "finetune.small_classes": {"en": "small classes (under {small} photos): **every photo trains**, and the accuracy is "
+                                     "estimated by {method}.",
+                               "nl": "kleine klassen (minder dan {small} foto's): **elke foto traint mee**, en de "
+                                     "nauwkeurigheid wordt geschat met {method}."},
+    "finetune.epoch_loss": {"en": "Epoch {epoch}: training loss {loss} ({seconds} s)",
+                            "nl": "Epoch {epoch}: trainingsverlies {loss} ({seconds} s)"},
+    "finetune.epoch_validation": {"en": "Epoch {epoch}: validation accuracy {acc}, loss {loss} ({seconds} s)",
+                                  "nl": "Epoch {epoch}: validatienauwkeurigheid {acc}, verlies {loss} ({seconds} s)"},
+    "finetune.epoch_cross": {"en": "Epoch {epoch}: cross-validated accuracy {acc}, loss {loss} ({seconds} s)",
+                             "nl": "Epoch {epoch}: kruisgevalideerde nauwkeurigheid {acc}, verlies {loss} ({seconds} s)"},
+    "finetune.progress_epoch": {"en": "epoch {epoch}", "nl": "epoch {epoch}"},
+    "finetune.progress_features": {"en": "computing backbone features once: {done}/{total} images",
+                                   "nl": "kenmerken van het basisnetwerk eenmalig berekenen: {done}/{total} foto's"},
+    "finetune.progress_batch": {"en": "epoch {epoch}/{epochs}: batch {batch}/{batches}",
+                                "nl": "epoch {epoch}/{epochs}: batch {batch}/{batches}"},
+    "finetune.replay": {"en": "Trained: drawing its curve epoch by epoch (epoch {epoch})…",
+                        "nl": "Getraind: de curve wordt epoch voor epoch getekend (epoch {epoch})…"},
+    "finetune.done": {"en": "Done", "nl": "Klaar"},
+    "finetune.stopped_early": {"en": "Stopped early ({reason})", "nl": "Vroeg gestopt ({reason})"},
+    "finetune.finished": {"en": "**{ended}:** {run}, {accuracy}. It is now in the Classify tab's backbone list as "
+                                "“{name} (yours)”.",
+                          "nl": "**{ended}:** {run}, {accuracy}. Het staat nu in de lijst van basisnetwerken van het "
+                                "tabblad Classificeren als “{name} (van jou)”."},
+    "finetune.nothing_training": {"en": "Nothing is training.", "nl": "Er wordt niets getraind."},
+    "finetune.stopping": {"en": "**Stopping** after this batch; the best model so far is kept…",
+                          "nl": "**Stoppen** na deze batch; het beste model tot nu toe blijft bewaard…"},
+    "finetune.reason.time": {"en": "the {seconds} s time cap per job was reached",
+                             "nl": "de tijdslimiet van {seconds} s per taak is bereikt"},
+    "finetune.reason.pressed": {"en": "Stop was pressed", "nl": "er is op Stoppen geklikt"},
+    # Results
+    "finetune.acc.validation": {"en": "validation accuracy", "nl": "validatienauwkeurigheid"},
+    "finetune.acc.cross": {"en": "cross-validated accuracy", "nl": "kruisgevalideerde nauwkeurigheid"},
+    "finetune.acc.plain": {"en": "accuracy", "nl": "nauwkeurigheid"},
+    "finetune.acc_value": {"en": "{word} **{value}**", "nl": "{word} **{value}**"},
+    "finetune.not_estimated": {"en": "accuracy: **not estimated** (one photo in a class)",
+                               "nl": "nauwkeurigheid: **niet geschat** (één foto in een klasse)"},
+    "finetune.best_epoch": {"en": "best epoch {best} of {count}", "nl": "beste epoch {best} van {count}"},
+    "finetune.iterations": {"en": "{count} L-BFGS iterations", "nl": "{count} L-BFGS-iteraties"},
+    "finetune.result_head": {"en": "### {run}: {accuracy} ({correct}/{total} images), {epoch}",
+                             "nl": "### {run}: {accuracy} ({correct}/{total} foto's), {epoch}"},
+    "finetune.result_head_only": {"en": "### {run}: {accuracy}", "nl": "### {run}: {accuracy}"},
+    "finetune.estimate": {"en": "Accuracy {how}. `estimated_by: {by}`", "nl": "Nauwkeurigheid {how}. `estimated_by: {by}`"},
+    "finetune.est.validation": {"en": fewshot.ESTIMATE_TEXT[fewshot.VALIDATION],
+                                "nl": "gemeten op {n} achtergehouden validatiefoto's"},
+    "finetune.est.loo": {"en": fewshot.ESTIMATE_TEXT[fewshot.LEAVE_ONE_OUT],
+                         "nl": "geschat met leave-one-out-kruisvalidatie: elk van de {n} foto's wordt voorspeld door "
+                               "een model dat op alle andere getraind is; het uiteindelijke model traint op alle {n}"},
+    "finetune.est.kfold": {"en": fewshot.ESTIMATE_TEXT[fewshot.K_FOLD],
+                           "nl": f"geschat met {fewshot.K_FOLDS}-voudige kruisvalidatie: elk van de {{n}} foto's wordt "
+                                 "voorspeld door een model dat hem niet gezien heeft; het uiteindelijke model traint op "
+                                 "alle {n}"},
+    "finetune.est.none": {"en": fewshot.ESTIMATE_TEXT[fewshot.NOT_ESTIMATED],
+                          "nl": "niet geschat: met één foto in een klasse blijft er niets over om op te testen. Het "
+                                "model traint op alle {n} foto's; probeer het op nieuwe foto's in het tabblad "
+                                "Classificeren"},
+    "finetune.method.loo": {"en": fewshot.LEAVE_ONE_OUT, "nl": "leave-one-out-kruisvalidatie"},
+    "finetune.method.kfold": {"en": fewshot.K_FOLD, "nl": f"{fewshot.K_FOLDS}-voudige kruisvalidatie"},
+    "finetune.stopped_kept": {"en": "**Stopped early:** the best model so far is kept.",
+                              "nl": "**Vroeg gestopt:** het beste model tot nu toe blijft bewaard."},
+    "finetune.detail": {"en": "{count} training images, {seconds} s", "nl": "{count} trainingsfoto's, {seconds} s"},
+    "finetune.detail_frozen": {"en": " (of which {seconds} s computing backbone features, once per image)",
+                               "nl": " (waarvan {seconds} s om de kenmerken van het basisnetwerk te berekenen, "
+                                     "één keer per foto)"},
+    "finetune.photos_credit": {"en": "<small>Photos: {credit}.</small>", "nl": "<small>Foto's: {credit}.</small>"},
+    # Data sets in words (core.datasets' summary and skipped list, said in the page's language)
+    "finetune.summary": {"en": "{count} images in {classes} classes: {parts}",
+                         "nl": "{count} foto's in {classes} klassen: {parts}"},
+    "finetune.skipped": {"en": "{count} file(s) skipped: {parts}", "nl": "{count} bestand(en) overgeslagen: {parts}"},
+    # core.datasets / core.curve DatasetError keys (the English is core's own message)
+    "finetune.err.no_name": {"en": "every class needs a name", "nl": "elke klasse heeft een naam nodig"},
+    "finetune.err.name_too_long": {"en": "class name {name!r}… is too long (at most 60 characters)",
+                                   "nl": "de klassenaam {name!r}… is te lang (hoogstens 60 tekens)"},
+    "finetune.err.same_name": {"en": "two classes have the same name", "nl": "twee klassen hebben dezelfde naam"},
+    "finetune.err.too_many_images": {"en": "{total} images is too many: the limit is {most} in all",
+                                     "nl": "{total} foto's is te veel: de grens is {most} in totaal"},
+    "finetune.err.no_usable_image": {"en": "class {classes} has no usable image{skipped}",
+                                     "nl": "klasse {classes} heeft geen bruikbare foto{skipped}"},
+    "finetune.err.too_few_classes": {"en": "found {count} class(es): at least {need} are needed (one folder per "
+                                           "class, each holding its images)",
+                                     "nl": "{count} klasse(n) gevonden: er zijn er minstens {need} nodig (een map "
+                                           "per klasse, met de foto's erin)"},
+    "finetune.err.too_many_classes": {"en": "found {count} classes: at most {most} are allowed",
+                                      "nl": "{count} klassen gevonden: hoogstens {most} zijn toegestaan"},
+    "finetune.err.bad_zip": {"en": "{label}: not a readable zip file ({error})",
+                             "nl": "{label}: geen leesbaar zip-bestand ({error})"},
+    "finetune.err.too_few_photos": {"en": "class {name!r} has {count} image: at least 2 are needed (one to train "
+                                          "on, one to validate)",
+                                    "nl": "klasse {name!r} heeft {count} foto: er zijn er minstens 2 nodig (een om "
+                                          "op te trainen, een om te valideren)"},
+    "finetune.err.validation_classes": {"en": "the validation set has classes the training set lacks: {classes}",
+                                        "nl": "de validatieset heeft klassen die de trainingsset niet heeft: "
+                                              "{classes}"},
+    "finetune.err.no_sample_set": {"en": "no sample set called {name!r}", "nl": "er is geen voorbeeldset {name!r}"},
+    "finetune.err.curve_too_small": {"en": "every class needs at least 2 photos for a learning curve (one to draw, "
+                                           "one to test); {name!r} has {count}",
+                                     "nl": "elke klasse heeft minstens 2 foto's nodig voor een leercurve (een om te "
+                                           "trekken, een om te testen); {name!r} heeft er {count}"},
+    "finetune.err.curve_no_size": {"en": "no size fits: the smallest class can give at most {pool} training photo(s) "
+                                         "while keeping test photos apart; choose sizes up to {pool}",
+                                   "nl": "geen enkel aantal past: de kleinste klasse kan hoogstens {pool} "
+                                         "trainingsfoto('s) geven als er testfoto's apart blijven; kies aantallen tot "
+                                         "en met {pool}"},
+    "finetune.err.zip_absolute": {"en": "refused: the zip holds an absolute path ({name!r})",
+                                  "nl": "geweigerd: de zip bevat een absoluut pad ({name!r})"},
+    "finetune.err.zip_climbs": {"en": "refused: the zip holds a path that climbs out of the archive ({name!r})",
+                                "nl": "geweigerd: de zip bevat een pad dat buiten het archief klimt ({name!r})"},
+    "finetune.err.zip_members": {"en": "refused: {label} holds {count} files, over the limit of {most}",
+                                 "nl": "geweigerd: {label} bevat {count} bestanden, meer dan de grens van {most}"},
+    "finetune.err.zip_too_big": {"en": "refused: {label} would unpack to {mb} MB, over the {most} MB limit",
+                                 "nl": "geweigerd: {label} wordt uitgepakt {mb} MB, meer dan de grens van {most} MB"},
+    "finetune.err.zip_too_many_images": {"en": "refused: {label} holds {count} files in class folders; the limit is "
+                                               "{most} images in all",
+                                         "nl": "geweigerd: {label} bevat {count} bestanden in klassenmappen; de grens "
+                                               "is {most} foto's in totaal"},
+    "finetune.err.zip_bomb": {"en": "refused: {label} unpacks to more than {most} MB (a zip bomb?)",
+                              "nl": "geweigerd: {label} wordt uitgepakt meer dan {most} MB (een zipbom?)"},
+    "finetune.err.zip_damaged": {"en": "{label}: cannot read {name!r}, the archive is damaged ({error})",
+                                 "nl": "{label}: {name!r} is niet te lezen, het archief is beschadigd ({error})"},
+    # The Oxford-IIIT Pet sample (core.pets)
+    "finetune.err.pets_offline": {"en": pets_messages["offline"],
+                                  "nl": "het Oxford-IIIT Pet-voorbeeld heeft één keer internet nodig (~{mb} MB): het "
+                                        "staat niet op deze computer en HF_HUB_OFFLINE is gezet; gebruik je eigen "
+                                        "foto's, een .zip of een map met voorbeelden"},
+    "finetune.err.pets_unreachable": {"en": pets_messages["unreachable"],
+                                      "nl": "het Oxford-IIIT Pet-voorbeeld heeft één keer internet nodig (~{mb} MB) en "
+                                            "de Hugging Face Hub is hiervandaan niet bereikbaar (geen internet?); "
+                                            "gebruik je eigen foto's, een .zip of een map met voorbeelden"},
+    "finetune.err.pets_pyarrow": {"en": pets_messages["pyarrow"],
+                                  "nl": "het Oxford-IIIT Pet-voorbeeld heeft het pakket pyarrow nodig "
+                                        "(pip install -r requirements.txt)"},
+    "finetune.err.pets_download": {"en": pets_messages["download"],
+                                   "nl": "het Oxford-IIIT Pet-voorbeeld kon niet worden gedownload van {repo}: {error}"},
+    "finetune.err.pets_unreadable": {"en": pets_messages["unreadable"],
+                                     "nl": "het bewaarde Oxford-IIIT Pet-bestand is onleesbaar ({error}); wis het uit "
+                                           "de cache van de hub en probeer opnieuw"},
+    "finetune.err.pets_per_class": {"en": pets_messages["per_class"],
+                                    "nl": "het aantal foto's per klasse moet tussen 2 en {most} liggen"},
+    "finetune.pets_unavailable": {"en": "**Unavailable:** {reason}.", "nl": "**Niet beschikbaar:** {reason}."},
+    "finetune.pets_ready": {"en": "Ready: the sample is cached on this server.",
+                            "nl": "Klaar voor gebruik: het voorbeeld staat al op deze server."},
+    "finetune.pets_download": {"en": "Downloaded once (~{mb} MB) when you press Train, then cached on this server.",
+                               "nl": "Wordt één keer gedownload (~{mb} MB) als je op Trainen klikt, en daarna op "
+                                     "deze server bewaard."},
+    # Why a file was skipped (core.images / core.datasets reasons, grouped by kind)
+    "finetune.skip.not_image": {"en": "not an image file", "nl": "geen afbeeldingsbestand"},
+    "finetune.skip.corrupt": {"en": "corrupt or unreadable image data", "nl": "beschadigde of onleesbare beeldgegevens"},
+    "finetune.skip.empty": {"en": "the file is empty", "nl": "het bestand is leeg"},
+    "finetune.skip.symlink": {"en": "broken symbolic link", "nl": "kapotte symbolische link"},
+    "finetune.skip.not_regular": {"en": "not a regular file", "nl": "geen gewoon bestand"},
+    "finetune.skip.no_class_folder": {"en": "not inside a class folder", "nl": "niet in een klassenmap"},
+    "finetune.skip.not_found": {"en": "file not found", "nl": "bestand niet gevonden"},
+    "finetune.skip.folder": {"en": "is a folder, not an image", "nl": "een map, geen afbeelding"},
+    "finetune.skip.memory": {"en": "image needs too much memory to decode",
+                             "nl": "de afbeelding vraagt te veel geheugen om te decoderen"},
+    "finetune.skip.too_big": {"en": "file over the {mb} MB limit", "nl": "bestand boven de grens van {mb} MB"},
+    "finetune.skip.too_many_pixels": {"en": "image over the {mp} megapixel limit",
+                                      "nl": "afbeelding boven de grens van {mp} megapixel"},
+}, same_in_dutch={"finetune.intro", "finetune.val_split_info", "finetune.epochs", "finetune.seed", "finetune.pets",
+                  "finetune.progress_epoch", "finetune.progress_batch", "finetune.acc_value", "finetune.one_run",
+                  "finetune.result_head_only"})
+SKIP_REASONS = {"not an image file": "not_image", "corrupt or unreadable image data": "corrupt",
+                "the file is empty": "empty", "broken symbolic link": "symlink", "not a regular file": "not_regular",
+                "not inside a class folder": "no_class_folder", "file not found": "not_found",
+                "is a folder, not an image": "folder", "image needs too much memory to decode": "memory"}
+
+
+def _skip_reason(kind: str, lang: str | None) -> str:
+    """One kind of reason a file was skipped (core's English words) in the page's language."""
+    if kind in SKIP_REASONS:
+        return tr(f"finetune.skip.{SKIP_REASONS[kind]}", lang)
+    over = re.search(r"over the (\d+) (MB|megapixel) limit", kind)
+    if over:
+        key, field = ("too_big", "mb") if over.group(2) == "MB" else ("too_many_pixels", "mp")
+        return tr(f"finetune.skip.{key}", lang, **{field: over.group(1)})
+    return kind
+
+
+def skipped_text(skipped: list[tuple[str, str]], lang: str | None = None, examples: int = 3) -> str:
+    """core.datasets.skipped_text in the page's language (English: core's own words)."""
+    if not skipped or not lang or lang == "en":
+        return datasets.skipped_text(skipped, examples=examples)
+    groups: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        groups.setdefault(_skip_reason(datasets._reason_kind(name, reason), lang), []).append(name)
+    parts = []
+    for kind, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(names[:examples]) + (", …" if len(names) > examples else "")
+        parts.append(f"{len(names)} × {kind} ({shown})")
+    return tr("finetune.skipped", lang, count=len(skipped), parts="; ".join(parts))
+
+
+def set_summary(image_set: datasets.ImageSet, lang: str | None = None) -> str:
+    """ImageSet.summary() in the page's language ("12 foto's in 2 klassen: kat (6), hond (6)")."""
+    if not lang or lang == "en":
+        return image_set.summary()
+    parts = ", ".join(f"{name} ({count})" for name, count in zip(image_set.class_names, image_set.counts()))
+    text = tr("finetune.summary", lang, count=len(image_set), classes=len(image_set.class_names), parts=parts)
+    return text + (f"; {skipped_text(image_set.skipped, lang)}" if image_set.skipped else "")
+
+
+def dataset_error(error: datasets.DatasetError, lang: str | None) -> gr.Error:
+    """A DatasetError for the visitor, in the page's language: core names its message by a key and
+    fields (core stays free of the UI's languages); English, or a message with no key, is core's own."""
+    key = getattr(error, "key", None)
+    fields = dict(getattr(error, "fields", None) or {})
+    names = [f"finetune.err.{key}", f"finetune.{key}"] if key else []
+    name = next((n for n in names if n in STRINGS), None)
+    if not lang or lang == "en" or name is None:
+        return gr.Error(str(error), print_exception=False)
+    if "skipped" in fields:
+        fields["skipped"] = f" ({skipped_text(fields['skipped'], lang)})" if fields["skipped"] else ""
+    try:
+        text = tr(name, lang, **fields)
+    except (KeyError, IndexError, ValueError):  # a field core did not send: its own words, not a crash
+        return gr.Error(str(error), print_exception=False)
+    return gr.Error(text, print_exception=False)
+
+
+def stop_reason(flag, lang: str | None) -> str:
+    """demo.jobs.JobFlag.stop_reason() in the page's language."""
+    if getattr(flag, "timed_out", False):
+        return tr("finetune.reason.time", lang, seconds=number(flag.max_seconds, lang, 0))
+    return tr("finetune.reason.pressed", lang)
+
+
 PLOT_COLUMNS = ["epoch", "value", "series"]
 # (validation, training) colour per run: the same hue, darker for validation.
 RUN_COLORS = [("#1f77b4", "#9ecae1"), ("#d62728", "#fc9e9c"), ("#2ca02c", "#a1d99b"), ("#9467bd", "#cbb5e0"),
@@ -35,7 +378,7 @@ MAX_TRAIN_SECONDS = int(os.environ.get("TLL_MAX_TRAIN_SECONDS", "600"))
 _jobs = SessionJobs("training", MAX_TRAIN_SECONDS)
 
 
-def _plots(history: list[dict], finished: bool = False):
+def _plots(history: list[dict], finished: bool = False, lang: str | None = None):
     """(loss, accuracy) frames for the two line plots, one series per run and split.
 
     None while there is nothing to draw: a LinePlot first given an *empty* DataFrame never
@@ -45,30 +388,44 @@ def _plots(history: list[dict], finished: bool = False):
     epoch: in Gradio 6.31 a settings change rebuilds the chart from the data it held *before*
     that update (which showed the previous epoch), while a data-only update is drawn as sent.
     `paced_updates` sends new data before new settings, so every rebuild has the current data.
+    Runs and series are named in the page's language (`lang`); the history keeps the API's names.
     """
     if not history:
         return None, None
-    runs = list(dict.fromkeys(row["run"] for row in history))
+    runs = list(dict.fromkeys(_run_title(row["run"], lang) for row in history))
+    train_word, val_word = tr("finetune.split.train", lang), tr("finetune.split.val", lang)
     colors = {}
-    for number, run in enumerate(runs):
-        dark, light = RUN_COLORS[number % len(RUN_COLORS)]
-        colors[f"{run}: train"], colors[f"{run}: val"] = light, dark
+    for position, run in enumerate(runs):
+        dark, light = RUN_COLORS[position % len(RUN_COLORS)]
+        colors[f"{run}: {train_word}"], colors[f"{run}: {val_word}"] = light, dark
     loss_rows, acc_rows = [], []
     for row in history:
         for split in ("train", "val"):
             if row[f"{split}_loss"] is None:  # nothing held out (one photo in a class)
                 continue
-            series = f"{row['run']}: {split}"
+            series = f"{_run_title(row['run'], lang)}: {tr('finetune.split.' + split, lang)}"
             loss_rows.append((row["epoch"], row[f"{split}_loss"], series))
             acc_rows.append((row["epoch"], row[f"{split}_acc"] * 100, series))
     # Whole epochs on the x axis (no "1.000000"): 0 to a multiple of 10, so ticks fall on whole
     # numbers and a first point is not a lone dot in mid-chart; the range grows with the longest run.
     last_epoch = max(row["epoch"] for row in history)
     x_lim = [0, max(10, -(-last_epoch // 10) * 10)]
-    title = f" · {runs[-1]}" if len(runs) == 1 else f" · {len(runs)} runs, latest {runs[-1]}"
-    common = dict(color_map=colors, x_lim=x_lim, x_axis_format="d")
-    return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), title=f"Loss{title}", **common),
-            gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS), title=f"Accuracy (%){title}", **common))
+    title = (tr("finetune.one_run", lang, run=runs[-1]) if len(runs) == 1
+             else tr("finetune.runs", lang, count=len(runs), run=runs[-1]))
+    common = dict(color_map=colors, x_lim=x_lim, x_axis_format="d", color_title=tr("finetune.series", lang))
+    # The y titles: Gradio translates a plot's title but not its axis titles, so they come from here.
+    # Titles as plain text: one str per property (a title made of two parts would not be translated whole).
+    return (gr.update(value=pd.DataFrame(loss_rows, columns=PLOT_COLUMNS), title=tr("finetune.loss", lang) + title,
+                      y_title=tr("finetune.loss_y", lang), **common),
+            gr.update(value=pd.DataFrame(acc_rows, columns=PLOT_COLUMNS),
+                      title=tr("finetune.accuracy", lang) + title, y_title=tr("finetune.accuracy_y", lang), **common))
+
+
+def _run_title(run: str, lang: str | None) -> str:
+    """"#2 frozen" (a run's name, as the API reports it) in the page's language: "#2 bevroren"."""
+    number_part, _, mode = run.partition(" ")
+    key = f"finetune.short.{mode}"
+    return f"{number_part} {tr(key, lang)}" if key in STRINGS else run
 
 
 PLOT_SETTINGS = ("title", "color_map", "x_lim", "x_axis_format")
@@ -90,7 +447,7 @@ def _data_only(update: dict, settings_from: dict | None) -> dict:
     return {**update, **kept}
 
 
-def paced_updates(updates, view):
+def paced_updates(updates, view, lang: str | None = None):
     """train_model's {component: value} updates, drawn right on the page.
 
     - New chart settings (a run joins the plot) arrive one update after the data they show, so
@@ -111,9 +468,9 @@ def paced_updates(updates, view):
                 first_epoch_at = time.monotonic()
         quick = first_epoch_at is not None and time.monotonic() - first_epoch_at < MIN_DRAW_SECONDS
         if final and quick and history and all(plot in shown for plot in plots):
-            for frame in _replay_frames(history):
+            for frame in _replay_frames(history, lang):
                 frame_update = {plot: _data_only(value, shown[plot]) for plot, value in zip(plots, frame)}
-                frame_update[status] = TEXT["replay"].format(epoch=int(frame[0]["value"]["epoch"].max()))
+                frame_update[status] = tr("finetune.replay", lang, epoch=int(frame[0]["value"]["epoch"].max()))
                 yield frame_update
                 time.sleep(MIN_DRAW_SECONDS / REPLAY_FRAMES)
         changed = [plot for plot in plots if isinstance(update.get(plot), dict) and plot in shown
@@ -128,7 +485,7 @@ def paced_updates(updates, view):
         yield update
 
 
-def _replay_frames(history: list[dict]):
+def _replay_frames(history: list[dict], lang: str | None = None):
     """(loss, accuracy) updates showing the latest run's first 1, 2, … epochs (earlier runs whole)."""
     if not history:
         return
@@ -137,34 +494,38 @@ def _replay_frames(history: list[dict]):
     mine = [row for row in history if row["run"] == latest]
     step = max(1, -(-len(mine) // REPLAY_FRAMES))
     for count in range(step, len(mine), step):
-        yield _plots(earlier + mine[:count])
+        yield _plots(earlier + mine[:count], lang=lang)
 
 
-def _class_list_text(uploads: dict) -> str:
+def _class_list_text(uploads: dict, lang: str | None = None) -> str:
     if not uploads:
-        return "_No class yet: type a name, drop its images, press **Add class**._"
-    lines = [f"- **{name}**: {len(files)} image(s)" for name, files in uploads.items()]
-    return f"{len(uploads)} class(es):\n" + "\n".join(lines)
+        return tr("finetune.no_class_yet", lang)
+    lines = [tr("finetune.class_line", lang, name=name, count=len(files)) for name, files in uploads.items()]
+    return tr("finetune.class_count", lang, count=len(uploads)) + "\n" + "\n".join(lines)
 
 
 @friendly_errors
-def add_class(name: str, files, uploads: dict):
+def add_class(name: str, files, uploads: dict, request: gr.Request = None):
+    lang = request_language(request)
     uploads = dict(uploads or {})
-    name = datasets.clean_class_name(name or "")
+    try:
+        name = datasets.clean_class_name(name or "")
+    except datasets.DatasetError as error:
+        raise dataset_error(error, lang) from None
     if not files:
-        raise gr.Error(f"Drop some images of {name!r} first.")
+        raise gr.Error(tr("finetune.drop_first", lang, name=name))
     if name not in uploads and len(uploads) >= min(datasets.MAX_CLASSES, 20):
-        raise gr.Error("At most 20 classes can be uploaded one by one (use a .zip for more).")
+        raise gr.Error(tr("finetune.too_many_uploaded", lang))
     paths = [getattr(f, "name", f) for f in files]
     uploads[name] = list(uploads.get(name, [])) + [str(p) for p in paths]
     total = sum(len(v) for v in uploads.values())
     if total > datasets.MAX_IMAGES:
-        raise gr.Error(f"That makes {total} images: the limit is {datasets.MAX_IMAGES} in all.")
-    return uploads, _class_list_text(uploads), "", None
+        raise gr.Error(tr("finetune.image_limit", lang, total=total, most=datasets.MAX_IMAGES))
+    return uploads, _class_list_text(uploads, lang), "", None
 
 
-def clear_classes():
-    return {}, _class_list_text({})
+def clear_classes(request: gr.Request = None):
+    return {}, _class_list_text({}, request_language(request))
 
 
 def _file_path(value) -> str | None:
@@ -236,21 +597,21 @@ def load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_cla
     """The labelled photos of whichever source is chosen (the learning curve reads them too)."""
     if source == UPLOADS:
         if not uploads:
-            raise datasets.DatasetError("add at least two classes of images first (name, images, Add class)")
+            raise datasets.DatasetError(tr("finetune.need_classes"), "need_classes")
         image_set = datasets.from_sources({name: list(files) for name, files in uploads.items()}, source="uploads")
     elif source == ZIP:
         if not zip_file:
-            raise datasets.DatasetError("upload a .zip with one folder per class first")
+            raise datasets.DatasetError(tr("finetune.need_zip"), "need_zip")
         image_set = datasets.from_zip(_file_path(zip_file))
     elif source == SAMPLES:
         if not sample_name:
-            raise datasets.DatasetError("no sample set chosen (the teacher sets a samples folder with --samples DIR)")
+            raise datasets.DatasetError(tr("finetune.need_sample"), "need_sample")
         image_set = datasets.load_sample_set(sample_name)
     elif source == PETS:
         image_set = datasets.oxford_pet_sample(int(pet_per_class), cats_vs_dogs=pet_kind.startswith("cat"),
                                                seed=int(seed))
     else:
-        raise datasets.DatasetError(f"unknown data source {source!r}")
+        raise datasets.DatasetError(tr("finetune.unknown_source", source=source), "unknown_source", source=source)
     return image_set
 
 
@@ -269,76 +630,108 @@ def load_training_data(form: TrainingForm, mode: str = finetune.FROZEN):
     return image_set, train_set, val_set
 
 
-ACCURACY_WORD = {fewshot.VALIDATION: "validation accuracy", fewshot.LEAVE_ONE_OUT: "cross-validated accuracy",
-                 fewshot.K_FOLD: "cross-validated accuracy", fewshot.NOT_ESTIMATED: "accuracy"}
+ACCURACY_WORD = {fewshot.VALIDATION: "finetune.acc.validation", fewshot.LEAVE_ONE_OUT: "finetune.acc.cross",
+                 fewshot.K_FOLD: "finetune.acc.cross", fewshot.NOT_ESTIMATED: "finetune.acc.plain"}
+ESTIMATE_KEY = {fewshot.VALIDATION: "finetune.est.validation", fewshot.LEAVE_ONE_OUT: "finetune.est.loo",
+                fewshot.K_FOLD: "finetune.est.kfold", fewshot.NOT_ESTIMATED: "finetune.est.none"}
+METHOD_KEY = {fewshot.LEAVE_ONE_OUT: "finetune.method.loo", fewshot.K_FOLD: "finetune.method.kfold"}
 
 
-def accuracy_text(result) -> str:
+def accuracy_text(result, lang: str | None = None) -> str:
     """"validation accuracy **93.0%**", "cross-validated accuracy **…**", or "accuracy: not estimated"."""
     if result.val_acc is None:
-        return "accuracy: **not estimated** (one photo in a class)"
-    return f"{ACCURACY_WORD[result.estimated_by]} **{result.val_acc:.1%}**"
+        return tr("finetune.not_estimated", lang)
+    return tr("finetune.acc_value", lang, word=tr(ACCURACY_WORD[result.estimated_by], lang),
+              value=percent(result.val_acc, lang, 1))
 
 
-def _results_text(result, run_name: str, image_set) -> str:
+def _estimate_text(result, lang: str | None) -> str:
+    """result.estimate_text (how the accuracy was measured) in the page's language."""
+    key = ESTIMATE_KEY.get(result.estimated_by)
+    if key is None:
+        return result.estimate_text
+    return tr(key, lang, n=result.train_images if result.estimated_by != fewshot.VALIDATION
+              else len(result.val_predictions))
+
+
+def _results_text(result, run_name: str, image_set, lang: str | None = None) -> str:
+    run = _run_title(run_name, lang)
     if result.val_acc is None:
-        lines = [f"### {run_name}: {accuracy_text(result)}"]
+        lines = [tr("finetune.result_head_only", lang, run=run, accuracy=accuracy_text(result, lang))]
     else:
-        epoch = (f"best epoch {result.best_epoch} of {len(result.history)}" if result.mode != finetune.FROZEN
-                 else f"{len(result.history)} L-BFGS iterations")
-        lines = [f"### {run_name}: {accuracy_text(result)} "
-                 f"({sum(r['correct'] for r in result.per_class)}/{len(result.val_predictions)} images), {epoch}"]
-    lines.append(f"Accuracy {result.estimate_text}. `estimated_by: {result.estimated_by}`")
+        epoch = (tr("finetune.best_epoch", lang, best=result.best_epoch, count=len(result.history))
+                 if result.mode != finetune.FROZEN else tr("finetune.iterations", lang, count=len(result.history)))
+        lines = [tr("finetune.result_head", lang, run=run, accuracy=accuracy_text(result, lang),
+                    correct=sum(r["correct"] for r in result.per_class), total=len(result.val_predictions),
+                    epoch=epoch)]
+    # `estimated_by: ...` is the machine value (the API and the tests read it): never translated.
+    lines.append(tr("finetune.estimate", lang, how=_estimate_text(result, lang), by=result.estimated_by))
     if result.stopped:
-        lines.append("**Stopped early:** the best model so far is kept.")
-    detail = f"{result.train_images} training images, {result.seconds:.1f} s"
+        lines.append(tr("finetune.stopped_kept", lang))
+    detail = tr("finetune.detail", lang, count=result.train_images, seconds=number(result.seconds, lang, 1))
     if result.mode == finetune.FROZEN:
-        detail += f" (of which {result.feature_seconds:.1f} s computing backbone features, once per image)"
+        detail += tr("finetune.detail_frozen", lang, seconds=number(result.feature_seconds, lang, 1))
     lines.append(detail + ".")
     if image_set.source.startswith("Oxford-IIIT Pet"):
         from core.pets import ATTRIBUTION
 
-        lines.append(f"<small>Photos: {ATTRIBUTION}.</small>")
+        lines.append(tr("finetune.photos_credit", lang, credit=ATTRIBUTION))
     if image_set.skipped:
-        lines.append(f"**{datasets.skipped_text(image_set.skipped, examples=4)}**")
+        lines.append(f"**{skipped_text(image_set.skipped, lang, examples=4)}**")
     return "\n\n".join(lines)
 
 
-def _per_class_frame(result) -> pd.DataFrame:
-    return pd.DataFrame([{"class": r["class"], "held-out images": r["images"], "correct": r["correct"],
-                          "accuracy %": None if r["accuracy"] is None else round(r["accuracy"] * 100, 1)}
-                         for r in result.per_class])
+def _per_class_frame(result, lang: str | None = None) -> pd.DataFrame:
+    headers = tr("finetune.per_class_headers", lang).split("|")
+    return pd.DataFrame([dict(zip(headers, (r["class"], r["images"], r["correct"],
+                                            None if r["accuracy"] is None else round(r["accuracy"] * 100, 1))))
+                         for r in result.per_class], columns=headers)
 
 
-def _confusion_frame(result) -> pd.DataFrame:
+def _confusion_frame(result, lang: str | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(result.confusion, columns=list(result.class_names))
-    frame.insert(0, "true ↓ / predicted →", list(result.class_names))
+    frame.insert(0, tr("finetune.confusion_corner", lang), list(result.class_names))
     return frame
 
 
-def _misclassified_gallery(result, val_set) -> list:
-    return [(val_set.images[p["index"]],
-             f"{result.class_names[p['true']]} → {result.class_names[p['predicted']]} ({p['prob']:.0%})")
-            for p in result.misclassified]
+def _caption(names, prediction: dict, lang: str | None) -> str:
+    """A gallery caption: "cat → dog (87%)" (the visitor's class names as typed)."""
+    return f"{names[prediction['true']]} → {names[prediction['predicted']]} ({percent(prediction['prob'], lang)})"
 
 
-def _held_out_text(train_set, val_set, mode) -> str:
+def _misclassified_gallery(result, val_set, lang: str | None = None) -> list:
+    return [(val_set.images[p["index"]], _caption(result.class_names, p, lang)) for p in result.misclassified]
+
+
+def _held_out_text(train_set, val_set, mode, lang: str | None = None) -> str:
     if val_set is not None:
-        return f"validating on {len(val_set)} held-out images."
+        return tr("finetune.validating", lang, count=len(val_set))
     if min(train_set.counts()) < 2:
-        return ("**one photo in a class: nothing can be held out, so no accuracy can be estimated.** "
-                "Every photo trains; try the model on new photos in the Classify tab.")
+        return tr("finetune.one_photo", lang)
     method = fewshot.estimate_method(train_set.counts())
-    return (f"small classes (under {fewshot.SMALL_CLASS} photos): **every photo trains**, and the accuracy is "
-            f"estimated by {method if method != fewshot.VALIDATION else fewshot.K_FOLD}.")
+    method = method if method != fewshot.VALIDATION else fewshot.K_FOLD
+    return tr("finetune.small_classes", lang, small=fewshot.SMALL_CLASS,
+              method=tr(METHOD_KEY[method], lang) if method in METHOD_KEY else method)
 
 
-def _epoch_text(event: dict, val_set) -> str:
-    word = "validation" if val_set is not None else "cross-validated"
+def _epoch_text(event: dict, val_set, lang: str | None = None) -> str:
+    seconds = number(event["seconds"], lang, 1)
     if event["val_acc"] is None:
-        return f"Epoch {event['epoch']}: training loss {event['train_loss']:.3f} ({event['seconds']:.1f} s)"
-    return (f"Epoch {event['epoch']}: {word} accuracy {event['val_acc']:.1%}, "
-            f"loss {event['val_loss']:.3f} ({event['seconds']:.1f} s)")
+        return tr("finetune.epoch_loss", lang, epoch=event["epoch"], loss=number(event["train_loss"], lang, 3),
+                  seconds=seconds)
+    return tr("finetune.epoch_validation" if val_set is not None else "finetune.epoch_cross", lang,
+              epoch=event["epoch"], acc=percent(event["val_acc"], lang, 1), loss=number(event["val_loss"], lang, 3),
+              seconds=seconds)
+
+
+def _progress_text(event: dict, lang: str | None) -> str:
+    """A core.finetune status event (progress bar text) in the page's language."""
+    if event.get("step") == "features":
+        return tr("finetune.progress_features", lang, done=event["done"], total=event["total"])
+    if event.get("step") == "batch":
+        return tr("finetune.progress_batch", lang, epoch=event["epoch"], epochs=event["epochs"],
+                  batch=event["batch"], batches=event["batches"])
+    return event["message"]
 
 
 @friendly_errors
@@ -349,31 +742,36 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
     from core.trained import keep_session_model
 
     progress = progress or (lambda *args, **kwargs: None)
+    lang = request_language(request)
     stop = _jobs.start(request)
     history_state = view.form["history"]
     try:
-        progress(0, desc="reading the images")
-        image_set, train_set, val_set = load_training_data(form, form.mode)
+        progress(0, desc=tr("finetune.reading", lang))
+        try:
+            image_set, train_set, val_set = load_training_data(form, form.mode)
+        except datasets.DatasetError as error:
+            raise dataset_error(error, lang) from None
         history = list(form.history or []) if form.overlay else []
         run_number = int(form.runs or 0) + 1
-        run_name = f"#{run_number} {form.mode}"
+        run_name = f"#{run_number} {form.mode}"  # the API's name; shown as _run_title(run_name, lang)
         settings = finetune.TrainSettings(backbone=form.backbone or backbones.BUNDLED_MODEL, mode=form.mode,
                                           epochs=int(form.epochs), seed=int(form.seed))
-        header = f"Training **{run_name}** on {train_set.summary()}; {_held_out_text(train_set, val_set, form.mode)}"
-        loss, acc = _plots(history)
+        header = tr("finetune.header", lang, run=_run_title(run_name, lang), summary=set_summary(train_set, lang),
+                    held_out=_held_out_text(train_set, val_set, form.mode, lang))
+        loss, acc = _plots(history, lang=lang)
         yield {view.loss_plot: loss, view.acc_plot: acc, view.status: header, history_state: history}
         result, last_push = None, 0.0
         for event in finetune.train(train_set, val_set, settings, stop=stop):
             if event["event"] == "status":
-                progress(event["fraction"], desc=event["message"])
+                progress(event["fraction"], desc=_progress_text(event, lang))
             elif event["event"] == "epoch":
                 history.append({"run": run_name, **event})
-                progress(event["epoch"] / settings.resolved().epochs, desc=f"epoch {event['epoch']}")
+                progress(event["epoch"] / settings.resolved().epochs, desc=tr("finetune.progress_epoch", lang, epoch=event["epoch"]))
                 now = time.monotonic()
                 if now - last_push > 0.2 or event["epoch"] == settings.resolved().epochs:
                     last_push = now
-                    loss, acc = _plots(history)
-                    text = f"{header}\n\n{_epoch_text(event, val_set)}"
+                    loss, acc = _plots(history, lang=lang)
+                    text = f"{header}\n\n{_epoch_text(event, val_set, lang)}"
                     yield {view.loss_plot: loss, view.acc_plot: acc, view.status: text, history_state: history}
             elif event["event"] == "done":
                 result = event["result"]
@@ -383,14 +781,16 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
         return
 
     display_name, path, session_models, session_dir = keep_session_model(
-        result, run_name, run_number, form.session_models, form.session_dir)
-    loss, acc = _plots(history, finished=True)
-    ended = f"Stopped early ({stop.stop_reason()})" if result.stopped else "Done"
-    status = (f"**{ended}:** {run_name}, {accuracy_text(result)}. "
-              f"It is now in the Classify tab's backbone list as “{display_name} (yours)”.")
+        result, _run_title(run_name, lang), run_number, form.session_models, form.session_dir)  # named as shown
+    loss, acc = _plots(history, finished=True, lang=lang)
+    ended = (tr("finetune.stopped_early", lang, reason=stop_reason(stop, lang)) if result.stopped
+             else tr("finetune.done", lang))
+    status = tr("finetune.finished", lang, ended=ended, run=_run_title(run_name, lang),
+                accuracy=accuracy_text(result, lang), name=display_name)
     yield {view.loss_plot: loss, view.acc_plot: acc, view.status: status, history_state: history,
-           view.results: _results_text(result, run_name, image_set), view.per_class: _per_class_frame(result),
-           view.confusion: _confusion_frame(result), view.wrong: _misclassified_gallery(result, val_set or train_set),
+           view.results: _results_text(result, run_name, image_set, lang),
+           view.per_class: _per_class_frame(result, lang), view.confusion: _confusion_frame(result, lang),
+           view.wrong: _misclassified_gallery(result, val_set or train_set, lang),
            view.export: [path, f"{path}.json"],
            view.last_run: {"class_names": list(result.class_names), "predictions": result.val_predictions,
                            "images": (val_set or train_set).images},
@@ -399,27 +799,26 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
 
 
 def stop_training(request: gr.Request):
-    if not _jobs.stop(request):
-        return "Nothing is training."
-    return "**Stopping** after this batch; the best model so far is kept…"
+    lang = request_language(request)
+    return tr("finetune.stopping" if _jobs.stop(request) else "finetune.nothing_training", lang)
 
 
-def confusion_cell(last_run: dict | None, evt: gr.SelectData):
+def confusion_cell(last_run: dict | None, evt: gr.SelectData, request: gr.Request = None):
     """The validation images of one confusion-matrix cell (true row, predicted column)."""
     if not last_run or evt is None or evt.index is None:
         return gr.skip(), gr.skip()
     row, column = evt.index[0], evt.index[1] - 1
     names = last_run["class_names"]
+    lang = request_language(request)
     if not (0 <= row < len(names)) or column >= len(names):
         return gr.skip(), gr.skip()
     if column < 0:  # the class-name column: every validation image of that class
         picked = [p for p in last_run["predictions"] if p["true"] == row]
-        title = f"all validation images of **{names[row]}**: {len(picked)}"
+        title = tr("finetune.cell_all", lang, name=names[row], count=len(picked))
     else:
         picked = [p for p in last_run["predictions"] if p["true"] == row and p["predicted"] == column]
-        title = f"true **{names[row]}**, predicted **{names[column]}**: {len(picked)} image(s)"
-    gallery = [(last_run["images"][p["index"]], f"{names[p['true']]} → {names[p['predicted']]} ({p['prob']:.0%})")
-               for p in picked]
+        title = tr("finetune.cell_pair", lang, true=names[row], predicted=names[column], count=len(picked))
+    gallery = [(last_run["images"][p["index"]], _caption(names, p, lang)) for p in picked]
     return gallery, title
 
 
@@ -431,42 +830,96 @@ def source_changed(source: str):
     return [gr.update(visible=source == s) for s in SOURCES]
 
 
-def missing_input(source, uploads, zip_file, sample_name) -> str | None:
+def missing_input(source, uploads, zip_file, sample_name, lang: str | None = None) -> str | None:
     """What the chosen data source still lacks, in the visitor's words (None when nothing)."""
     if source == UPLOADS and not uploads:
-        return "add at least two classes of images first (name, images, Add class)"
+        return tr("finetune.need_classes", lang)
     if source == ZIP and not zip_file:
-        return "upload a .zip with one folder per class first"
+        return tr("finetune.need_zip", lang)
     if source == SAMPLES and not sample_name:
-        return "no sample set chosen (the teacher sets a samples folder with --samples DIR)"
+        return tr("finetune.need_sample", lang)
     return None
 
 
-def check_before_training(source, uploads, zip_file, sample_name):
+def check_before_training(source, uploads, zip_file, sample_name, request: gr.Request = None):
     """Runs before Train, with no outputs: a missing input is said in a message and touches
     nothing else (an error in the training event itself would mark every one of its outputs,
     plots, tables, galleries and download, with an "Error" badge)."""
-    problem = missing_input(source, uploads, zip_file, sample_name)
+    problem = missing_input(source, uploads, zip_file, sample_name, request_language(request))
     if problem:
         raise gr.Error(problem[0].upper() + problem[1:] + ".", print_exception=False)
 
 
-def check_pets_available() -> str:
+def check_pets_available(lang: str | None = None) -> str:
+    """core.pets.status_text(), in the page's language: is the sample ready, downloadable, or unavailable?"""
     from core import pets
 
-    return f"{pets.status_text()}\n\n<small>Photos: {pets.ATTRIBUTION}.</small>"
+    try:
+        status = tr("finetune.pets_ready", lang) if pets.check_available() else \
+            tr("finetune.pets_download", lang, mb=pets.DOWNLOAD_MB)
+    except datasets.DatasetError as error:
+        status = tr("finetune.pets_unavailable", lang, reason=dataset_error(error, lang).message)
+    return f"{status}\n\n{tr('finetune.photos_credit', lang, credit=pets.ATTRIBUTION)}"
+
+
+# The empty tables' headers, in the page's language: Gradio translates no table header, so the tables
+# are filled when the page loads (a callable value), by a handler that knows the language.
+def _empty_confusion(request: gr.Request = None) -> pd.DataFrame:
+    return pd.DataFrame(columns=[tr("finetune.confusion_corner", request_language(request))])
+
+
+def _empty_per_class(request: gr.Request = None) -> pd.DataFrame:
+    return pd.DataFrame(columns=tr("finetune.per_class_headers", request_language(request)).split("|"))
+
+
+def pets_note_text(source: str, request: gr.Request = None) -> str:
+    return check_pets_available(request_language(request)) if source == PETS else ""
+
+
+def _fill(key: str, **values) -> str:
+    """A static string with numbers known at start-up, in both languages."""
+    return register(key, **{lang: text.format(**{k: number(v, lang, 0) for k, v in values.items()})
+                            for lang, text in _STATIC[key].items()})
+
+
+_STATIC = {
+    "finetune.val_split_info": {
+        "en": "Frozen mode on classes under {small} photos holds nothing out: every photo trains, accuracy is "
+              "cross-validated.",
+        "nl": "Bevroren modus op klassen met minder dan {small} foto's houdt niets achter: elke foto traint mee, de "
+              "nauwkeurigheid wordt kruisgevalideerd.",
+    },
+}
+
+
+def intro_key() -> str:
+    """The tab's introduction with its limits (numbers known at start-up), in both languages."""
+    zip_mb, image_mb = datasets.MAX_ZIP_BYTES // 2**20, core_images.MAX_FILE_BYTES // 2**20
+    megapixels = core_images.MAX_PIXELS // 1_000_000
+    english = (
+        "Reuse a pretrained network for **your own classes** with a few images each. "
+        "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
+        "Compare it with **from scratch** (same network, random weights) on the same plot.\n\n"
+        f"<small>Limits: uploads up to {MAX_UPLOAD.upper()}; {datasets.limits_text()}; {image_limits_text()}; at most "
+        f"{finetune.MAX_EPOCHS} epochs and {MAX_TRAIN_SECONDS // 60} minutes per run (the best model so far is kept). "
+        "Non-image files are skipped and listed.</small>")
+    dutch = (
+        "Hergebruik een voorgetraind netwerk voor **je eigen klassen**, met een paar foto's per klasse. "
+        "De **bevroren** modus laat het basisnetwerk één keer per foto rekenen en traint alleen een nieuwe laatste "
+        "laag: snel, zelfs op een laptop. Vergelijk het in dezelfde grafiek met **vanaf nul** (zelfde netwerk, "
+        "willekeurige gewichten).\n\n"
+        f"<small>Grenzen: uploads tot {MAX_UPLOAD.upper()}; {datasets.MIN_CLASSES}–{datasets.MAX_CLASSES} klassen, "
+        f"hoogstens {datasets.MAX_IMAGES} foto's in totaal, zips tot {zip_mb} MB uitgepakt en "
+        f"{datasets.MAX_ZIP_MEMBERS} bestanden; afbeeldingen tot {image_mb} MB en {megapixels} megapixel; hoogstens "
+        f"{finetune.MAX_EPOCHS} epochs en {MAX_TRAIN_SECONDS // 60} minuten per run (het beste model tot dan toe "
+        "blijft bewaard). Bestanden die geen afbeelding zijn, worden overgeslagen en genoemd.</small>")
+    return register("finetune.intro", en=english, nl=dutch)
 
 
 def build(context) -> None:
     sample_names = datasets.sample_sets()
     lesson_notes("finetune")
-    gr.Markdown(
-        "Reuse a pretrained network for **your own classes** with a few images each. "
-        "**Frozen** mode runs the backbone once per image and trains only a new final layer: fast even on a laptop. "
-        "Compare it with **from scratch** (same network, random weights) on the same plot.\n\n"
-        f"<small>Limits: uploads up to {MAX_UPLOAD.upper()}; {datasets.limits_text()}; {image_limits_text()}; at most {finetune.MAX_EPOCHS} epochs and "
-        f"{MAX_TRAIN_SECONDS // 60} minutes per run (the best model so far is kept). "
-        "Non-image files are skipped and listed.</small>")
+    gr.Markdown(T(intro_key()))
     uploads = gr.State({})
     history = gr.State([])
     runs = gr.State(0)
@@ -474,77 +927,76 @@ def build(context) -> None:
     session_dir = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            gr.Markdown("#### 1 · Data")
-            source = gr.Radio(SOURCES, value=ZIP, label="Train on", elem_id="finetune-source")
+            gr.Markdown(T("finetune.data"))
+            source = gr.Radio([(T(SOURCE_KEYS[value]), value) for value in SOURCES], value=ZIP,
+                              label=T("finetune.source"), elem_id="finetune-source")
             with gr.Group(visible=False) as uploads_group:
-                class_name = gr.Textbox(label="Class name", placeholder="e.g. cat")
-                class_files = gr.File(label="Its images", file_count="multiple", file_types=["image"], height=120,
+                class_name = gr.Textbox(label=T("finetune.class_name"), placeholder=T("finetune.class_placeholder"))
+                class_files = gr.File(label=T("finetune.class_files"), file_count="multiple", file_types=["image"], height=120,
                                       elem_id="finetune-class-files")
                 with gr.Row():
-                    add = gr.Button("Add class", variant="secondary", elem_id="finetune-add-class")
-                    clear = gr.Button("Remove all classes")
-                classes_text = gr.Markdown(_class_list_text({}), elem_id="finetune-classes")
+                    add = gr.Button(T("finetune.add_class"), variant="secondary", elem_id="finetune-add-class")
+                    clear = gr.Button(T("finetune.clear_classes"))
+                classes_text = gr.Markdown(T("finetune.no_class_yet"), elem_id="finetune-classes")
                 redraw_webcam = webcam.build(uploads, classes_text, _class_list_text)  # webcam photos, class by class
             with gr.Group(visible=True) as zip_group:
-                zip_file = gr.File(label=".zip with one folder per class (e.g. cat/…, dog/…)", file_types=[".zip"],
+                zip_file = gr.File(label=T("finetune.zip"), file_types=[".zip"],
                                    elem_id="finetune-zip", height=120)
             with gr.Group(visible=False) as samples_group:
                 sample = gr.Dropdown(sample_names, value=sample_names[0] if sample_names else None,
-                                     label="Sample set",
-                                     info=None if sample_names else "none: start the app with --samples DIR "
-                                                                    "(or set TLL_SAMPLES_DIR) to offer a class set")
+                                     label=T("finetune.sample"), info=None if sample_names else T("finetune.no_samples"))
             with gr.Group(visible=False) as pets_group:
-                pet_kind = gr.Radio(["cat vs dog", "37 breeds"], value="cat vs dog", label="Oxford-IIIT Pet (CC BY-SA 4.0)")
-                pet_per_class = gr.Slider(2, 30, value=10, step=1, label="Images per class")
+                pet_kind = gr.Radio([(T(key), value) for value, key in PET_KINDS.items()], value="cat vs dog",
+                                    label=T("finetune.pets"))
+                pet_per_class = gr.Slider(2, 30, value=10, step=1, label=T("finetune.pets_per_class"))
                 pets_note = gr.Markdown()
-            with gr.Accordion("Validation", open=False):
-                val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="Held out for validation (per class, at least 1)",
-                                      info=f"Frozen mode on classes under {fewshot.SMALL_CLASS} photos holds nothing "
-                                           "out: every photo trains, accuracy is cross-validated.")
-                val_zip = gr.File(label="…or a separate validation .zip (same class folders)", file_types=[".zip"],
+            with gr.Accordion(T("finetune.validation"), open=False):
+                val_split = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label=T("finetune.val_split"),
+                                      info=T(_fill("finetune.val_split_info", small=fewshot.SMALL_CLASS)))
+                val_zip = gr.File(label=T("finetune.val_zip"), file_types=[".zip"],
                                   elem_id="finetune-val-zip",
                                   height=100)
         with gr.Column(scale=4):
-            gr.Markdown("#### 2 · Training")
+            gr.Markdown(T("finetune.training"))
             backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=backbones.BUNDLED_MODEL,
-                                   label="Backbone")
-            mode = gr.Radio([(title, name) for name, title in finetune.MODE_TITLES.items()], value=finetune.FROZEN,
-                            label="Mode", elem_id="finetune-mode")
+                                   label=T("finetune.backbone"))
+            mode = gr.Radio([(T(f"finetune.mode.{name}"), name) for name in finetune.MODE_TITLES], value=finetune.FROZEN,
+                            label=T("finetune.mode"), elem_id="finetune-mode")
             with gr.Row():
                 epochs = gr.Slider(1, finetune.MAX_EPOCHS, value=finetune.DEFAULT_EPOCHS[finetune.FROZEN], step=1,
-                                   label="Epochs", scale=3, elem_id="finetune-epochs")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
-            overlay = gr.Checkbox(True, label="Keep earlier runs on the plot (compare modes)")
+                                   label=T("finetune.epochs"), scale=3, elem_id="finetune-epochs")
+                seed = gr.Number(0, label=T("finetune.seed"), precision=0, minimum=0, scale=1)
+            overlay = gr.Checkbox(True, label=T("finetune.overlay"))
             with gr.Row():
-                train = gr.Button("Train", variant="primary", elem_id="finetune-train")
-                stop = gr.Button("Stop", variant="stop", elem_id="finetune-stop")
+                train = gr.Button(T("finetune.train"), variant="primary", elem_id="finetune-train")
+                stop = gr.Button(T("finetune.stop"), variant="stop", elem_id="finetune-stop")
             status = gr.Markdown("", elem_id="finetune-status", elem_classes=["tll-status"])
     with gr.Row():
         # Tall enough for the legend of several runs (2 lines each) below the chart.
-        loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
-                                y_title="cross-entropy loss", height=380, elem_id="finetune-loss")
-        acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Accuracy (%)",
-                               y_title="accuracy %", y_lim=[0, 100], height=380, elem_id="finetune-accuracy")
+        loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title=T("finetune.loss"),
+                                y_title=tr("finetune.loss_y"), height=380, elem_id="finetune-loss")
+        acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title=T("finetune.accuracy"),
+                               y_title=tr("finetune.accuracy_y"), y_lim=[0, 100], height=380, elem_id="finetune-accuracy")
     results = gr.Markdown(elem_id="finetune-results")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             # Empty tables with their real headers (not "1 2 3") before any run; wrapped headers, so
             # long class names are read whole.
-            confusion = gr.Dataframe(pd.DataFrame(columns=[TEXT["confusion_corner"]]),
-                                     label="Confusion matrix (held-out predictions): click a cell to see its images",
+            confusion = gr.Dataframe(_empty_confusion,
+                                     label=T("finetune.confusion"),
                                      interactive=False, wrap=True, elem_id="finetune-confusion",
                                      elem_classes=["tll-table"])
-            per_class = gr.Dataframe(pd.DataFrame(columns=TEXT["per_class_headers"]),
-                                     label="Per-class accuracy (held-out predictions)", interactive=False, wrap=True,
+            per_class = gr.Dataframe(_empty_per_class,
+                                     label=T("finetune.per_class"), interactive=False, wrap=True,
                                      elem_id="finetune-per-class", elem_classes=["tll-table"])
         with gr.Column(scale=5):
             cell_title = gr.Markdown()
             gallery = dict(columns=4, height="auto", object_fit="contain", allow_preview=True,
                            elem_classes=["tll-gallery"])
-            cell_gallery = gr.Gallery(label="Images of the clicked cell", elem_id="finetune-cell", **gallery)
-            wrong = gr.Gallery(label="Misclassified held-out images (true → predicted)",
+            cell_gallery = gr.Gallery(label=T("finetune.cell_gallery"), elem_id="finetune-cell", **gallery)
+            wrong = gr.Gallery(label=T("finetune.wrong"),
                                elem_id="finetune-misclassified", **gallery)
-            export = gr.File(label="Download: the model (.safetensors) and its config (.json)", file_count="multiple",
+            export = gr.File(label=T("finetune.export"), file_count="multiple",
                              interactive=False, elem_id="finetune-export")
     cam_views.finetune_panel(context.session_models, [wrong, cell_gallery])
     embed_view.build([source, uploads, zip_file, sample, pet_kind, pet_per_class, val_split, val_zip, seed],
@@ -552,7 +1004,7 @@ def build(context) -> None:
 
     source.change(source_changed, source, [uploads_group, zip_group, samples_group, pets_group],
                   api_visibility="private")
-    source.change(lambda s: check_pets_available() if s == PETS else "", source, pets_note, api_visibility="private")
+    source.change(pets_note_text, source, pets_note, api_visibility="private")
     add.click(add_class, [class_name, class_files, uploads], [uploads, classes_text, class_name, class_files],
               api_visibility="private").then(**redraw_webcam)
     clear.click(clear_classes, None, [uploads, classes_text], api_visibility="private").then(**redraw_webcam)
@@ -568,7 +1020,8 @@ def build(context) -> None:
 
     def run(values: dict, request: gr.Request, progress=gr.Progress()):
         try:
-            yield from paced_updates(train_model(view, view.read(values), request, progress), view)
+            yield from paced_updates(train_model(view, view.read(values), request, progress), view,
+                                     request_language(request))
         finally:
             # A training frees hundreds of MB of activations and copies: give them back to the system.
             release_memory()

@@ -23,6 +23,7 @@ import gradio as gr
 from core import capture, datasets
 from core.images import MAX_FILE_BYTES, ImageLoadError
 from demo.components import friendly_errors
+from demo.i18n import STRINGS, T, add_strings, register, request_language, tr
 from demo.jobs import SessionJobs
 
 BURST_FRAMES = 10
@@ -33,40 +34,62 @@ MAX_CLASSES = min(datasets.MAX_CLASSES, 20)  # as for uploads, one by one
 MIN_ADVISED = 5
 ORPHAN_SECONDS = 60  # a saved frame that no class lists for this long is deleted
 
-# Every visible English text of the panel (a Dutch translation comes later).
-TEXT = {
-    "title": "Webcam: photograph each class",
-    "intro": ("1 · Type a class name and press **Add class**. 2 · Switch the camera on (click the camera box, "
+# Every visible text of the panel, in English and Dutch (demo/i18n.py add_strings).
+add_strings({
+    "webcam.title": {"en": "Webcam: photograph each class", "nl": "Webcam: fotografeer elke klasse"},
+    "webcam.intro": {
+        "en": "<small>1 · Type a class name and press **Add class**. 2 · Switch the camera on (click the camera box, "
               "allow the camera if the browser asks, then press **Record**). 3 · **Capture** one photo per click, or a "
-              f"**burst** of {BURST_FRAMES}. Then add the next class. Vary the pose, the distance and the "
+              "**burst** of {burst}. Then add the next class. Vary the pose, the distance and the "
               "background: the model learns what the photos of one class have in common. Webcam photos and "
-              "uploaded images mix in one class; they are deleted when you leave the page."),
-    "camera": "Camera",
-    "target": "Capture into class",
-    "new_class": "New class",
-    "placeholder": "e.g. thumbs up",
-    "add": "Add class",
-    "capture": "Capture 1 photo",
-    "burst": f"Burst: {BURST_FRAMES} photos",
-    "delete": "Delete selected photo",
-    "remove_class": "Remove this class",
-    "gallery": "Photos of the class (click one, then Delete)",
-    "gallery_of": "Photos of “{name}” (click one, then Delete)",
-    "no_class": "Add a class first: type its name and press Add class.",
-    "no_frame": "The camera is not recording: click the camera box, press Record, then capture.",
-    "too_many_classes": f"At most {MAX_CLASSES} classes can be made one by one (use a .zip for more).",
-    "exists": "There is already a class called {name!r}: pick it above to add photos to it.",
-    "too_many_images": f"That is the limit of {datasets.MAX_IMAGES} images in all.",
-    "bad_frame": "The camera frame did not arrive intact: please try again.",
-    "frame_too_big": f"The camera frame is over the {MAX_FILE_BYTES // 2**20} MB limit.",
-    "burst_running": "Capturing a burst of {count} photos into **{name}**: keep moving a little…",
-    "count": "**{name}**: {count} photo(s), {webcam} from the webcam.",
-    "advice": " Capture at least {most} per class (and a little variety) before training.",
-    "select_first": "Click a photo first, then Delete.",
-    "deleted": "Deleted photo {number} of **{name}**.",
-    "removed": "Removed the class **{name}**.",
-    "empty": "No class yet.",
-}
+              "uploaded images mix in one class; they are deleted when you leave the page.</small>",
+        "nl": "<small>1 · Typ de naam van een klasse en klik op **Toevoegen**. 2 · Zet de camera aan (klik op "
+              "het cameravak, sta de camera toe als de browser erom vraagt en klik dan op **Opnemen**). 3 · **Maak** "
+              "één foto per klik, of een **reeks** van {burst}. Voeg daarna de volgende klasse toe. Wissel houding, "
+              "afstand en achtergrond af: het model leert wat de foto's van één klasse gemeen hebben. Webcamfoto's en "
+              "geüploade foto's mogen samen in één klasse; ze worden gewist als je de pagina verlaat.</small>",
+    },
+    "webcam.camera": {"en": "Camera", "nl": "Webcam"},
+    "webcam.target": {"en": "Capture into class", "nl": "Foto's voor klasse"},
+    "webcam.new_class": {"en": "New class", "nl": "Nieuwe klasse"},
+    "webcam.placeholder": {"en": "e.g. thumbs up", "nl": "bijv. vuist"},
+    "webcam.add": {"en": "Add class", "nl": "Toevoegen"},  # a narrow button
+    "webcam.capture": {"en": "Capture 1 photo", "nl": "Maak 1 foto"},
+    "webcam.burst": {"en": "Burst: {burst} photos", "nl": "Reeks: {burst} foto's"},
+    "webcam.delete": {"en": "Delete selected photo", "nl": "Gekozen foto wissen"},
+    "webcam.remove_class": {"en": "Remove this class", "nl": "Deze klasse verwijderen"},
+    "webcam.gallery": {"en": "Photos of the class (click one, then Delete)",
+                       "nl": "Foto's van de klasse (klik er een aan en wis hem dan)"},
+    "webcam.gallery_of": {"en": "Photos of “{name}” (click one, then Delete)",
+                          "nl": "Foto's van “{name}” (klik er een aan en wis hem dan)"},
+    "webcam.no_class": {"en": "Add a class first: type its name and press Add class.",
+                        "nl": "Voeg eerst een klasse toe: typ de naam en klik op Toevoegen."},
+    "webcam.no_frame": {"en": "The camera is not recording: click the camera box, press Record, then capture.",
+                        "nl": "De camera neemt niet op: klik op het cameravak, klik op Opnemen en maak dan een foto."},
+    "webcam.too_many_classes": {"en": "At most {most} classes can be made one by one (use a .zip for more).",
+                                "nl": "Je kunt hoogstens {most} klassen een voor een maken (gebruik een .zip voor meer)."},
+    "webcam.exists": {"en": "There is already a class called {name!r}: pick it above to add photos to it.",
+                      "nl": "Er is al een klasse {name!r}: kies die hierboven om er foto's aan toe te voegen."},
+    "webcam.too_many_images": {"en": "That is the limit of {most} images in all.",
+                               "nl": "Dat is de grens van {most} foto's in totaal."},
+    "webcam.bad_frame": {"en": "The camera frame did not arrive intact: please try again.",
+                         "nl": "Het camerabeeld kwam niet heel aan: probeer het nog eens."},
+    "webcam.frame_too_big": {"en": "The camera frame is over the {mb} MB limit.",
+                             "nl": "Het camerabeeld is groter dan de grens van {mb} MB."},
+    "webcam.burst_running": {"en": "Capturing a burst of {count} photos into **{name}**: keep moving a little…",
+                             "nl": "Een reeks van {count} foto's voor **{name}**: blijf een beetje bewegen…"},
+    "webcam.count": {"en": "**{name}**: {count} photo(s), {webcam} from the webcam.",
+                     "nl": "**{name}**: {count} foto('s), waarvan {webcam} van de webcam."},
+    "webcam.advice": {"en": " Capture at least {most} per class (and a little variety) before training.",
+                      "nl": " Maak minstens {most} foto's per klasse (met wat afwisseling) voordat je traint."},
+    "webcam.select_first": {"en": "Click a photo first, then Delete.", "nl": "Klik eerst op een foto en wis hem dan."},
+    "webcam.deleted": {"en": "Deleted photo {number} of **{name}**.", "nl": "Foto {number} van **{name}** gewist."},
+    "webcam.removed": {"en": "Removed the class **{name}**.", "nl": "De klasse **{name}** is verwijderd."},
+    "webcam.empty": {"en": "No class yet.", "nl": "Nog geen klasse."},
+})
+# Numbers known at start-up, in the static texts of both languages.
+for _key, _values in {"webcam.intro": dict(burst=BURST_FRAMES), "webcam.burst": dict(burst=BURST_FRAMES)}.items():
+    register(_key, **{_lang: _text.format(**_values) for _lang, _text in STRINGS[_key].items()})
 
 
 # --- the visitor's own folder of frames ------------------------------------------------------
@@ -109,11 +132,11 @@ class WebcamFrame(gr.Image):
         url = payload.url or ""
         if url.startswith("data:"):
             if len(url) > MAX_FILE_BYTES * 4 // 3 + 1024:
-                raise gr.Error(TEXT["frame_too_big"])
+                raise gr.Error(tr("webcam.frame_too_big", mb=MAX_FILE_BYTES // 2**20))  # no request here: English
             try:
                 return base64.b64decode(url.split(",", 1)[1], validate=False)
             except (IndexError, binascii.Error):
-                raise gr.Error(TEXT["bad_frame"]) from None
+                raise gr.Error(tr("webcam.bad_frame")) from None
         if payload.path:
             return str(payload.path)
         return None
@@ -122,11 +145,12 @@ class WebcamFrame(gr.Image):
 # --- event handlers (plain functions of values: testable without a browser) -----------------
 
 def _add_frame(frame, name: str, uploads: dict, request) -> dict:
+    lang = request_language(request)
     uploads = dict(uploads or {})
     if not name or name not in uploads:
-        raise gr.Error(TEXT["no_class"])
+        raise gr.Error(tr("webcam.no_class", lang))
     if sum(len(files) for files in uploads.values()) >= datasets.MAX_IMAGES:
-        raise gr.Error(TEXT["too_many_images"])
+        raise gr.Error(tr("webcam.too_many_images", lang, most=datasets.MAX_IMAGES))
     try:
         path = capture.save_frame(frame, session_folder(request), name)
     except ImageLoadError as error:
@@ -139,26 +163,28 @@ def _fresh(latest) -> bool:
     return bool(latest) and time.monotonic() - latest[0] <= FRESH_SECONDS
 
 
-_list_text = lambda uploads: ""  # noqa: E731 - the tab's class-list renderer, set by build()
+_list_text = lambda uploads, lang=None: ""  # noqa: E731 - the tab's class-list renderer, set by build()
 
 
 def view(uploads: dict, name: str | None, request=None) -> tuple:
     """What shows the set: (class picker, thumbnails, status, the tab's class list, no selection)."""
+    lang = request_language(request)
     uploads = uploads or {}
     names = list(uploads)
     name = name if name in names else (names[-1] if names else None)
     picker = gr.update(choices=names, value=name)
     if name is None:
-        return picker, gr.update(value=[], label=TEXT["gallery"]), TEXT["empty"], _list_text(uploads), None
+        return (picker, gr.update(value=[], label=tr("webcam.gallery", lang)), tr("webcam.empty", lang),
+                _list_text(uploads, lang), None)
     files = uploads[name]
     folder = session_folder(request, create=False)
     webcam = sum(capture.is_frame_of(path, folder) for path in files)
-    note = TEXT["count"].format(name=name, count=len(files), webcam=webcam)
+    note = tr("webcam.count", lang, name=name, count=len(files), webcam=webcam)
     if len(files) < MIN_ADVISED:
-        note += TEXT["advice"].format(most=MIN_ADVISED)
+        note += tr("webcam.advice", lang, most=MIN_ADVISED)
     gallery = gr.update(value=[(path, str(number)) for number, path in enumerate(files, 1)],
-                        label=TEXT["gallery_of"].format(name=name))
-    return picker, gallery, note, _list_text(uploads), None
+                        label=tr("webcam.gallery_of", lang, name=name))
+    return picker, gallery, note, _list_text(uploads, lang), None
 
 
 VIEW_SIZE = 5
@@ -183,34 +209,39 @@ def on_frame(frame, burst_left: int, name: str, uploads: dict, request: gr.Reque
 
 @friendly_errors
 def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
+    lang = request_language(request)
     if not name or name not in (uploads or {}):
-        raise gr.Error(TEXT["no_class"])
+        raise gr.Error(tr("webcam.no_class", lang))
     if not _fresh(latest):
-        raise gr.Error(TEXT["no_frame"])
+        raise gr.Error(tr("webcam.no_frame", lang))
     uploads = _add_frame(latest[1], name, uploads, request)
     return uploads, *view(uploads, name, request)
 
 
 @friendly_errors
-def start_burst(latest, name: str, uploads: dict):
+def start_burst(latest, name: str, uploads: dict, request: gr.Request = None):
+    lang = request_language(request)
     if not name or name not in (uploads or {}):
-        raise gr.Error(TEXT["no_class"])
+        raise gr.Error(tr("webcam.no_class", lang))
     if not _fresh(latest):
-        raise gr.Error(TEXT["no_frame"])
-    return BURST_FRAMES, TEXT["burst_running"].format(count=BURST_FRAMES, name=name)
+        raise gr.Error(tr("webcam.no_frame", lang))
+    return BURST_FRAMES, tr("webcam.burst_running", lang, count=BURST_FRAMES, name=name)
 
 
 @friendly_errors
 def add_class(name: str, uploads: dict, request: gr.Request = None):
+    from demo.finetune import dataset_error  # the Fine-tune tab's words for core's data errors
+
+    lang = request_language(request)
     uploads = dict(uploads or {})
     try:
         name = datasets.clean_class_name(name or "")
     except datasets.DatasetError as error:
-        raise gr.Error(str(error)) from None
+        raise dataset_error(error, lang) from None
     if name in uploads:
-        raise gr.Error(TEXT["exists"].format(name=name))
+        raise gr.Error(tr("webcam.exists", lang, name=name))
     if len(uploads) >= MAX_CLASSES:
-        raise gr.Error(TEXT["too_many_classes"])
+        raise gr.Error(tr("webcam.too_many_classes", lang, most=MAX_CLASSES))
     uploads[name] = []
     return uploads, "", *view(uploads, name, request)
 
@@ -241,25 +272,27 @@ def pick(evt: gr.SelectData):
 
 @friendly_errors
 def delete_selected(selected, name: str, uploads: dict, request: gr.Request = None):
+    lang = request_language(request)
     uploads = dict(uploads or {})
     files = list(uploads.get(name) or [])
     if selected is None or not isinstance(selected, int) or not 0 <= selected < len(files):
-        raise gr.Error(TEXT["select_first"])
+        raise gr.Error(tr("webcam.select_first", lang))
     capture.delete_frame(files.pop(selected), session_folder(request, create=False))
     uploads[name] = files
-    gr.Info(TEXT["deleted"].format(number=selected + 1, name=name))
+    gr.Info(tr("webcam.deleted", lang, number=selected + 1, name=name))
     return uploads, *view(uploads, name, request)
 
 
 @friendly_errors
 def remove_class(name: str, uploads: dict, request: gr.Request = None):
+    lang = request_language(request)
     uploads = dict(uploads or {})
     if name not in uploads:
-        raise gr.Error(TEXT["no_class"])
+        raise gr.Error(tr("webcam.no_class", lang))
     folder = session_folder(request, create=False)
     for path in uploads.pop(name):
         capture.delete_frame(path, folder)
-    gr.Info(TEXT["removed"].format(name=name))
+    gr.Info(tr("webcam.removed", lang, name=name))
     return uploads, *view(uploads, None, request)
 
 
@@ -274,27 +307,27 @@ def build(uploads: gr.State, classes_text: gr.Markdown, class_list_text) -> dict
     latest = gr.State(None)  # (monotonic time, JPEG bytes) of the last streamed frame
     burst_left = gr.State(0)
     selected = gr.State(None)  # index of the clicked thumbnail
-    with gr.Accordion(TEXT["title"], open=True, elem_id="webcam-panel"):
-        gr.Markdown(f"<small>{TEXT['intro']}</small>")
+    with gr.Accordion(T("webcam.title"), open=True, elem_id="webcam-panel"):
+        gr.Markdown(T("webcam.intro"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=260):
-                camera = WebcamFrame(sources=["webcam"], streaming=True, type="filepath", label=TEXT["camera"],
+                camera = WebcamFrame(sources=["webcam"], streaming=True, type="filepath", label=T("webcam.camera"),
                                      height=280, elem_id="webcam-camera", buttons=[],
                                      webcam_options=gr.WebcamOptions(mirror=True))
             with gr.Column(scale=2, min_width=220):
                 with gr.Row(equal_height=True):
-                    new_name = gr.Textbox(label=TEXT["new_class"], placeholder=TEXT["placeholder"], scale=3,
+                    new_name = gr.Textbox(label=T("webcam.new_class"), placeholder=T("webcam.placeholder"), scale=3,
                                           elem_id="webcam-new-class", max_lines=1)
-                    add = gr.Button(TEXT["add"], scale=1, min_width=90, elem_id="webcam-add-class")
-                target = gr.Radio([], label=TEXT["target"], elem_id="webcam-class")
-                capture_button = gr.Button(TEXT["capture"], variant="primary", elem_id="webcam-capture")
-                burst = gr.Button(TEXT["burst"], elem_id="webcam-burst")
-                note = gr.Markdown(TEXT["empty"], elem_id="webcam-status")
-        gallery = gr.Gallery(label=TEXT["gallery"], columns=6, height=240, allow_preview=False, interactive=False,
+                    add = gr.Button(T("webcam.add"), scale=1, min_width=90, elem_id="webcam-add-class")
+                target = gr.Radio([], label=T("webcam.target"), elem_id="webcam-class")
+                capture_button = gr.Button(T("webcam.capture"), variant="primary", elem_id="webcam-capture")
+                burst = gr.Button(T("webcam.burst"), elem_id="webcam-burst")
+                note = gr.Markdown(T("webcam.empty"), elem_id="webcam-status")
+        gallery = gr.Gallery(label=T("webcam.gallery"), columns=6, height=240, allow_preview=False, interactive=False,
                              object_fit="cover", elem_id="webcam-gallery")
         with gr.Row():
-            delete = gr.Button(TEXT["delete"], size="sm", elem_id="webcam-delete")
-            remove = gr.Button(TEXT["remove_class"], size="sm", variant="stop", elem_id="webcam-remove-class")
+            delete = gr.Button(T("webcam.delete"), size="sm", elem_id="webcam-delete")
+            remove = gr.Button(T("webcam.remove_class"), size="sm", variant="stop", elem_id="webcam-remove-class")
 
     global _list_text
     _list_text = class_list_text
