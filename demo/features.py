@@ -192,17 +192,18 @@ def show_features(image_path, backbone, weights, layer, count, cmap, request: gr
     )
 
 
-def show_if_image(image_path, *rest, request: gr.Request = None):
+# Spelled-out parameters (no *args): Gradio finds the gr.Request parameter by its place in the signature.
+def show_if_image(image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
     if not image_path:  # the image was cleared: leave the last pictures alone
         return (gr.skip(),) * 10
-    return show_features(image_path, *rest, request=request)
+    return show_features(image_path, backbone, weights, layer, count, cmap, request=request)
 
 
-def show_on_open(key, image_path, *rest, request: gr.Request = None):
+def show_on_open(key, image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
     """Opening the tab draws the example; coming back to it keeps what the visitor was looking at."""
     if key:
         return (gr.skip(),) * 10
-    return show_if_image(image_path, *rest, request=request)
+    return show_if_image(image_path, backbone, weights, layer, count, cmap, request=request)
 
 
 @friendly_errors
