@@ -101,7 +101,7 @@ def test_dutch_browser_feature_maps_and_ideal_tabs(open_page):
     page.get_by_role("tab", name="Ideale en misleidende beelden").click()
     run = page.get_by_role("button", name="Maak het ideale beeld")
     run.wait_for()
-    for text in ("Doelklasse (typ om te zoeken)", "Gladheid van het beeld (gewicht van de totale variatie)",
+    for text in ("Doelklasse (typ om te zoeken)", "Gladheid van het beeld (gewicht totale variatie)",
                  "Beginnen met", "Kies een klasse en druk op"):
         assert page.get_by_text(text).first.is_visible(), text
     assert page.get_by_role("button", name="goudvis").is_visible()  # quick picks: ImageNet's Dutch names
@@ -118,4 +118,4 @@ def test_dutch_browser_feature_maps_and_ideal_tabs(open_page):
 
     page.get_by_role("tab", name="Misleidend beeld").click()
     page.get_by_role("button", name="Aanvallen").wait_for()
-    assert page.get_by_text("Gladheid van de verandering (gewicht van de totale variatie)").is_visible()
+    assert page.get_by_text("Gladheid van de verandering (gewicht totale variatie)").is_visible()
