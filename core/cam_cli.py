@@ -1,4 +1,5 @@
-"""`python app.py cam IMAGE --out OVERLAY.png [--target CLASS] [--backbone NAME] [--weights KIND] [--model FILE]`.
+"""`python app.py cam IMAGE --out OVERLAY.png [--target CLASS] [--backbone NAME] [--weights KIND] [--model FILE]
+[--lang en|nl]`.
 
 Writes the class activation map over the model's exact input crop (OVERLAY.png), and the map
 alone as an 8-bit greyscale PNG of the same pixel size (--heat, default OVERLAY-heat.png), and
@@ -11,6 +12,7 @@ import logging
 from pathlib import Path
 
 from core import backbones, cam
+from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, localize_labels
 from core.images import load_image
 
 log = logging.getLogger("cam")
@@ -29,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
     parser.add_argument("--method", choices=cam.METHODS, default=cam.DEFAULT_METHOD,
                         help=f"map method (default {cam.DEFAULT_METHOD}: measured best, see scripts/bench_cam.py)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")
 
 
 def _output(path: str, option: str) -> Path:
@@ -54,7 +58,9 @@ def run_cli(args) -> int:
     result = cam.class_activation_map(loaded, image, args.target, args.method)
     result.overlay.save(out)
     result.heat_image.save(heat_path, format="PNG")
-    emit({"file": args.image, "target": result.target, "label": result.label, "prob": result.prob,
+    # --lang renames ImageNet labels only (a trained model's own class names stay); keys stay the same.
+    label = localize_labels({"label": result.label, "index": result.target}, args.lang)["label"]
+    emit({"file": args.image, "target": result.target, "label": label, "prob": result.prob,
           "out": str(out), "heat": str(heat_path), "method": result.method, "weights": loaded.weights,
-          "size": list(result.heat.shape[::-1]), "top": result.top})
+          "size": list(result.heat.shape[::-1]), "top": localize_labels(result.top, args.lang)})
     return 0

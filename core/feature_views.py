@@ -31,6 +31,88 @@ MUTED = (90, 90, 90)
 WARNING = (190, 20, 20)
 PAD = 10
 
+# The words drawn in the pictures and written in the statistics, per language (core never imports
+# gradio: demo/features.py passes the page's language in). Dutch: decimal comma (_num).
+WORDS = {
+    "en": {
+        "low": "low", "legend": "high, each map on its own range · above each: #channel, mean activation",
+        "untrained": " (untrained: random filters)", "random_weights": "RANDOM weights",
+        "weights": "{weights} weights",
+        "grid_title": "{alias} ({name}) · {shape} · the {count} most active of {channels} channels",
+        "input": "the model's input ({size} pixels)", "channel_caption": "channel #{channel}: {w}×{h} values",
+        "overlaid": "overlaid on the input",
+        "channel_stats": "min {low} · mean {mean} · max {high}",
+        "channel_title": "{alias} ({name}) · channel #{channel} of {channels} · {stats}",
+        "strip_title": "Final feature block {alias} ({name}) · {shape} · its {count} most active channels",
+        "meaningless": "(random weights: meaningless)",
+        "stats": ("**{alias}** (`{name}`, {kind}) · shape **{shape}** "
+                  "(channels × height × width) · one value per {stride}×{stride} input pixels "
+                  "(stride {stride})\n\n"
+                  "min {low} · mean {mean} · max {high} · "
+                  "**{zero}** of values ≤ 0 · {dead} of {channels} channels silent on this image\n\n"
+                  "{layers} layers recorded in one forward pass ({ms} ms) · "
+                  "the network's top guess: *{label}* {guess}"),
+        "headers": ["layer", "module", "kind", "C×H×W", "stride", "mean", "max", "≤ 0", "silent channels"],
+    },
+    "nl": {
+        "low": "laag", "legend": "hoog, elke kaart op zijn eigen bereik · boven elke kaart: #kanaal, gemiddelde activatie",
+        "untrained": " (ongetraind: willekeurige filters)", "random_weights": "WILLEKEURIGE gewichten",
+        "weights": "gewichten: {weights}",
+        "grid_title": "{alias} ({name}) · {shape} · de {count} actiefste van {channels} kanalen",
+        "input": "de invoer van het model ({size} pixels)", "channel_caption": "kanaal #{channel}: {w}×{h} waarden",
+        "overlaid": "over de invoer gelegd",
+        "channel_stats": "min {low} · gemiddeld {mean} · max {high}",
+        "channel_title": "{alias} ({name}) · kanaal #{channel} van {channels} · {stats}",
+        "strip_title": "Laatste kenmerkblok {alias} ({name}) · {shape} · de {count} actiefste kanalen",
+        "meaningless": "(willekeurige gewichten: betekenisloos)",
+        "stats": ("**{alias}** (`{name}`, {kind}) · vorm **{shape}** "
+                  "(kanalen × hoogte × breedte) · één waarde per {stride}×{stride} invoerpixels "
+                  "(stapgrootte {stride})\n\n"
+                  "min {low} · gemiddeld {mean} · max {high} · "
+                  "**{zero}** van de waarden ≤ 0 · {dead} van de {channels} kanalen stil bij deze afbeelding\n\n"
+                  "{layers} lagen vastgelegd in één voorwaartse doorgang ({ms} ms) · "
+                  "de beste gok van het netwerk: *{label}* {guess}"),
+        "headers": ["laag", "module", "soort", "C×H×W", "stapgrootte", "gemiddeld", "max", "≤ 0",
+                    "stille kanalen"],
+    },
+}
+# Layer kinds as the Dutch picture and table name them (the aliases, "conv5_3", "stage4", are names).
+DUTCH_KINDS = {"block": "blok", "stage": "fase"}
+WEIGHT_NAMES_NL = {"bundled": "meegeleverd", "hub": "hub", "trained": "zelf getraind"}
+
+
+def _words(lang: str | None) -> dict:
+    return WORDS["nl"] if lang == "nl" else WORDS["en"]
+
+
+def _num(value: float, spec: str, lang: str | None) -> str:
+    """A number in `spec` format; Dutch writes a decimal comma."""
+    text = format(value, spec)
+    return text.replace(".", ",") if lang == "nl" else text
+
+
+def _kind(kind: str, lang: str | None) -> str:
+    return DUTCH_KINDS.get(kind, kind) if lang == "nl" else kind
+
+
+def _weights_label(record: FeatureRecord, lang: str | None) -> str:
+    if lang != "nl":
+        return weights_label(record)
+    if record.weights == RANDOM:
+        return WORDS["nl"]["random_weights"]
+    return WORDS["nl"]["weights"].format(weights=WEIGHT_NAMES_NL.get(record.weights, record.weights))
+
+
+def _prediction_label(record: FeatureRecord, lang: str | None) -> str:
+    """The top guess's ImageNet name in `lang` (a name that is not ImageNet's stays as it is)."""
+    label = record.prediction[0]
+    if lang != "nl":
+        return label
+    from core.imagenet import class_names
+
+    english = class_names("en")
+    return class_names("nl")[english.index(label)] if label in english else label
+
 
 @functools.lru_cache(maxsize=None)
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
@@ -134,10 +216,10 @@ def _colour_bar(width: int, cmap: str, left: str = "low", right: str = "high") -
     return band
 
 
-def _title_lines(record: FeatureRecord, title: str) -> list[tuple[str, int, bool, tuple]]:
+def _title_lines(record: FeatureRecord, title: str, lang: str | None = None) -> list[tuple[str, int, bool, tuple]]:
     lines = [(title, 30, True, INK)]
-    provenance = f"{record.backbone} · {weights_label(record)}"
-    lines.append((provenance + (" (untrained: random filters)" if record.weights == RANDOM else ""), 22, False,
+    provenance = f"{record.backbone} · {_weights_label(record, lang)}"
+    lines.append((provenance + (_words(lang)["untrained"] if record.weights == RANDOM else ""), 22, False,
                   WARNING if record.weights == RANDOM else MUTED))
     return lines
 
@@ -191,7 +273,7 @@ def channel_at(record: FeatureRecord, layer: str | None, count: int, x: float, y
 
 
 def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16,
-                cmap: str = DEFAULT_COLORMAP, width: int = 1600) -> Image.Image:
+                cmap: str = DEFAULT_COLORMAP, width: int = 1600, lang: str | None = None) -> Image.Image:
     """The `count` most active channels of one layer, each labelled with its index and strength."""
     info = record.layer(layer)
     layout = grid_layout(record, info.name, count, width)
@@ -202,12 +284,13 @@ def render_grid(record: FeatureRecord, layer: str | None = None, count: int = 16
     for position, channel in enumerate(layout.channels):
         x, y = layout.tile_origin(position)
         _put_label(body, (x, y), f"#{channel}", label_size, INK, bold=True)
-        _put_label(body, (x + tile, y), f"{strength[channel]:.2g}", label_size, MUTED, align_right=True)
+        _put_label(body, (x + tile, y), _num(strength[channel], ".2g", lang), label_size, MUTED, align_right=True)
         body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, y + layout.label_height))
-    title = (f"{info.alias} ({info.name}) · {info.shape_text} · the {len(layout.channels)} most active of "
-             f"{info.shape[0]} channels")
-    header = _header(width, _title_lines(record, title))
-    legend = _colour_bar(width, cmap, right="high, each map on its own range · above each: #channel, mean activation")
+    words = _words(lang)
+    title = words["grid_title"].format(alias=info.alias, name=info.name, shape=info.shape_text,
+                                       count=len(layout.channels), channels=info.shape[0])
+    header = _header(width, _title_lines(record, title, lang))
+    legend = _colour_bar(width, cmap, left=words["low"], right=words["legend"])
     return _stack(header, body, legend)
 
 
@@ -232,7 +315,7 @@ def _display_crop(record: FeatureRecord, panel: int) -> tuple[Image.Image, Image
 
 
 def render_channel(record: FeatureRecord, layer: str | None = None, channel: int | None = None,
-                   cmap: str = DEFAULT_COLORMAP, panel: int = 512) -> Image.Image:
+                   cmap: str = DEFAULT_COLORMAP, panel: int = 512, lang: str | None = None) -> Image.Image:
     """One channel enlarged (its true pixels) beside the same map laid over the input crop."""
     info = record.layer(layer)
     if channel is None:
@@ -249,21 +332,24 @@ def render_channel(record: FeatureRecord, layer: str | None = None, channel: int
     width = 3 * panel + 4 * PAD
     body = Image.new("RGB", (width, panel + 2 * PAD + _text_height(22)), BACKGROUND)
     size = f"{record.crop.width}×{record.crop.height}"
-    for index, (caption, picture) in enumerate(((f"the model's input ({size} pixels)", crop),
-                                                (f"channel #{channel}: {levels.shape[1]}×{levels.shape[0]} values",
-                                                 enlarged),
-                                                ("overlaid on the input", overlay))):
+    words = _words(lang)
+    for index, (caption, picture) in enumerate(((words["input"].format(size=size), crop),
+                                                (words["channel_caption"].format(channel=channel, w=levels.shape[1],
+                                                                                 h=levels.shape[0]), enlarged),
+                                                (words["overlaid"], overlay))):
         x = PAD + index * (panel + PAD)
         _put_label(body, (x, PAD // 2), caption, 22, MUTED)
         body.paste(picture, (x, PAD + _text_height(22)))
-    stats = (f"min {record.channel_low[info.name][channel]:.3g} · mean {record.channel_mean[info.name][channel]:.3g}"
-             f" · max {record.channel_high[info.name][channel]:.3g}")
-    title = f"{info.alias} ({info.name}) · channel #{channel} of {info.shape[0]} · {stats}"
-    return _stack(_header(width, _title_lines(record, title)), body)
+    stats = words["channel_stats"].format(low=_num(record.channel_low[info.name][channel], ".3g", lang),
+                                          mean=_num(record.channel_mean[info.name][channel], ".3g", lang),
+                                          high=_num(record.channel_high[info.name][channel], ".3g", lang))
+    title = words["channel_title"].format(alias=info.alias, name=info.name, channel=channel,
+                                          channels=info.shape[0], stats=stats)
+    return _stack(_header(width, _title_lines(record, title, lang)), body)
 
 
 def render_strip(record: FeatureRecord, layer: str | None = None, count: int = 16,
-                 cmap: str = DEFAULT_COLORMAP, width: int = 1600) -> Image.Image:
+                 cmap: str = DEFAULT_COLORMAP, width: int = 1600, lang: str | None = None) -> Image.Image:
     """The final feature block as one row of its most active channels (the lesson's figure)."""
     info = record.layer(layer) if layer else record.final_layer
     channels = record.ranked_channels(info.name, count)
@@ -274,37 +360,40 @@ def render_strip(record: FeatureRecord, layer: str | None = None, count: int = 1
         x = PAD + position * (tile + PAD)
         body.paste(_map_tile(maps[channel], (tile, tile), cmap), (x, PAD))
         _put_label(body, (x, PAD + tile + 2), f"#{channel}", 18, MUTED)
-    title = (f"Final feature block {info.alias} ({info.name}) · {info.shape_text} · "
-             f"its {len(channels)} most active channels")
-    return _stack(_header(width, _title_lines(record, title)), body)
+    title = _words(lang)["strip_title"].format(alias=info.alias, name=info.name, shape=info.shape_text,
+                                               count=len(channels))
+    return _stack(_header(width, _title_lines(record, title, lang)), body)
 
 
-def stats_markdown(record: FeatureRecord, layer: str | None = None) -> str:
+def stats_markdown(record: FeatureRecord, layer: str | None = None, lang: str | None = None) -> str:
     """The selected layer's shape and statistics, in words a student can read."""
     info = record.layer(layer)
     stats = record.stats[info.name]
-    label, prob = record.prediction
-    guess = "(random weights: meaningless)" if record.weights == RANDOM else f"({prob:.0%})"
-    return (
-        f"**{info.alias}** (`{info.name}`, {info.kind}) · shape **{info.shape_text}** "
-        f"(channels × height × width) · one value per {info.stride}×{info.stride} input pixels "
-        f"(stride {info.stride})\n\n"
-        f"min {stats.minimum:.3g} · mean {stats.mean:.3g} · max {stats.maximum:.3g} · "
-        f"**{stats.zero_fraction:.0%}** of values ≤ 0 · {stats.dead_channels} of {info.shape[0]} channels silent "
-        f"on this image\n\n"
-        f"{len(record.layers)} layers recorded in one forward pass ({record.seconds * 1000:.0f} ms) · "
-        f"the network's top guess: *{label}* {guess}"
-    )
+    words = _words(lang)
+    prob = record.prediction[1]
+    percent = _num(100 * prob, ".0f", lang) + "%"
+    guess = words["meaningless"] if record.weights == RANDOM else f"({percent})"
+    return words["stats"].format(
+        alias=info.alias, name=info.name, kind=_kind(info.kind, lang), shape=info.shape_text, stride=info.stride,
+        low=_num(stats.minimum, ".3g", lang), mean=_num(stats.mean, ".3g", lang), high=_num(stats.maximum, ".3g", lang),
+        zero=_num(100 * stats.zero_fraction, ".0f", lang) + "%", dead=stats.dead_channels, channels=info.shape[0],
+        layers=len(record.layers), ms=_num(record.seconds * 1000, ".0f", lang),
+        label=_prediction_label(record, lang), guess=guess)
 
 
-def layers_table(record: FeatureRecord) -> list[list]:
+def layers_table(record: FeatureRecord, lang: str | None = None) -> list[list]:
     """One row per recorded layer: how shape and sparsity change with depth."""
     rows = []
     for info in record.layers:
         stats = record.stats[info.name]
-        rows.append([info.alias, info.name, info.kind, info.shape_text, info.stride,
-                     round(stats.mean, 4), round(stats.maximum, 3), f"{stats.zero_fraction:.0%}", stats.dead_channels])
+        rows.append([info.alias, info.name, _kind(info.kind, lang), info.shape_text, info.stride,
+                     round(stats.mean, 4), round(stats.maximum, 3), _num(100 * stats.zero_fraction, ".0f", lang) + "%",
+                     stats.dead_channels])
     return rows
 
 
-LAYERS_TABLE_HEADERS = ["layer", "module", "kind", "C×H×W", "stride", "mean", "max", "≤ 0", "silent channels"]
+def layers_table_headers(lang: str | None = None) -> list[str]:
+    return list(_words(lang)["headers"])
+
+
+LAYERS_TABLE_HEADERS = layers_table_headers()

@@ -13,46 +13,74 @@ from PIL import Image
 from core import cam
 from core.images import ImageLoadError, load_image
 from core.weights import load_model
+from core.imagenet import localize_top
 from demo.components import friendly_errors, weight_kind
+from demo.i18n import T, add_strings, percent, request_language, tr
 
 TOP_CLASS = "__top__"
-TEXT = {
-    "classify_title": "#### Where does it look?",
-    "auto": "Show the heat map after each classification",
-    "class_picker": "Map for class (pick one, or type a class name)",
-    "top_class": "the top class",
-    "show": "Show where it looks",
-    "classify_map": "Heat map on the model's input crop (red: most evidence)",
-    "caption": "**{label}** ({prob:.1%}): red is where the evidence for this class is ({method}).",
-    "no_image": "Classify an image first.",
-    "finetune_title": "#### Where your trained model looked (click a photo in either gallery above)",
-    "predicted_map": "Evidence for what it said",
-    "true_map": "Evidence for the true class",
-    "finetune_caption": "It said **{predicted}** ({prob:.0%}) because it looked here (left); "
-                        "for **{true}** it would look here (right).",
-    "finetune_right": "It said **{predicted}** ({prob:.0%}), which is right; it looked here.",
-    "no_model": "Train a model first: the maps are your trained model's.",
-    "attack_title": "#### Where it looks, before and after the attack",
-    "before_map": "Before: evidence for its answer",
-    "after_map": "After: evidence for its new answer",
-    "attack_caption": "Before it says **{before}**, after **{after}**. The label flips; compare where the heat is. "
-                      "Overlap of the two maps: {overlap:.0%} (100 % = the same places).",
-}
+add_strings({
+    "cam.classify_title": {"en": "#### Where does it look?", "nl": "#### Waar kijkt het model?"},
+    "cam.auto": {"en": "Show the heat map after each classification",
+                 "nl": "Toon de warmtekaart na elke classificatie"},
+    "cam.class_picker": {"en": "Map for class (pick one, or type a class name)",
+                         "nl": "Kaart voor klasse (kies er een, of typ een klassenaam)"},
+    "cam.top_class": {"en": "the top class", "nl": "de bovenste klasse"},
+    "cam.show": {"en": "Show where it looks", "nl": "Toon waar het kijkt"},
+    "cam.classify_map": {"en": "Heat map on the model's input crop (red: most evidence)",
+                         "nl": "Warmtekaart op de uitsnede die het model krijgt (rood: meeste bewijs)"},
+    "cam.caption": {"en": "**{label}** ({prob}): red is where the evidence for this class is ({method}).",
+                    "nl": "**{label}** ({prob}): rood is waar het bewijs voor deze klasse zit ({method})."},
+    "cam.finetune_title": {"en": "#### Where your trained model looked (click a photo in either gallery above)",
+                           "nl": "#### Waar jouw getrainde model keek (klik op een foto in een van de galerijen hierboven)"},
+    "cam.predicted_map": {"en": "Evidence for what it said", "nl": "Bewijs voor wat het zei"},
+    "cam.true_map": {"en": "Evidence for the true class", "nl": "Bewijs voor de echte klasse"},
+    "cam.finetune_caption": {"en": "It said **{predicted}** ({prob}) because it looked here (left); "
+                                   "for **{true}** it would look here (right).",
+                             "nl": "Het zei **{predicted}** ({prob}) omdat het hier keek (links); "
+                                   "voor **{true}** zou het hier kijken (rechts)."},
+    "cam.finetune_right": {"en": "It said **{predicted}** ({prob}), which is right; it looked here.",
+                           "nl": "Het zei **{predicted}** ({prob}), en dat klopt; het keek hier."},
+    "cam.no_model": {"en": "Train a model first: the maps are your trained model's.",
+                     "nl": "Train eerst een model: de kaarten zijn van jouw getrainde model."},
+    "cam.attack_title": {"en": "#### Where it looks, before and after the attack",
+                         "nl": "#### Waar het kijkt, voor en na de aanval"},
+    "cam.before_map": {"en": "Before: evidence for its answer", "nl": "Voor: bewijs voor zijn antwoord"},
+    "cam.after_map": {"en": "After: evidence for its new answer", "nl": "Na: bewijs voor zijn nieuwe antwoord"},
+    "cam.attack_caption": {"en": "Before it says **{before}**, after **{after}**. The label flips; compare where the "
+                                 "heat is. Overlap of the two maps: {overlap} (100 % = the same places).",
+                           "nl": "Eerst zegt het **{before}**, daarna **{after}**. Het label slaat om; vergelijk waar de "
+                                 "warmte zit. Overlap van de twee kaarten: {overlap} (100% = dezelfde plekken)."},
+})
 
 
-def _top_choices(top: list[dict]) -> list[tuple[str, str]]:
-    return [(TEXT["top_class"], TOP_CLASS)] + [(f"{t['label']} ({t['prob']:.0%})", str(t["index"])) for t in top]
+def _percent(fraction: float, lang: str | None) -> str:
+    """As the English always showed it (Python's % format), with a decimal comma in Dutch."""
+    return percent(fraction, lang, 0) if lang == "nl" else f"{fraction:.0%}"
 
 
-def _caption(result: cam.CamResult) -> str:
-    return TEXT["caption"].format(label=result.label, prob=result.prob, method=result.method)
+def _name(result: cam.CamResult, loaded, lang: str | None) -> str:
+    """The map's class name in `lang`: ImageNet's Dutch name, or a trained model's own class name."""
+    return localize_top([{"label": result.label, "index": result.target}], lang or "en", loaded.labels)[0]["label"]
+
+
+def _top_choices(top: list[dict], lang: str | None = None, loaded=None) -> list[tuple[str, str]]:
+    rows = localize_top(top, lang or "en", loaded.labels) if loaded is not None else top
+    return [(tr("cam.top_class", lang), TOP_CLASS)] + [(f"{t['label']} ({_percent(t['prob'], lang)})", str(t["index"]))
+                                                      for t in rows]
+
+
+def _caption(result: cam.CamResult, loaded=None, lang: str | None = None) -> str:
+    label = _name(result, loaded, lang) if loaded is not None else result.label
+    prob = f"{result.prob:.1%}" if lang != "nl" else percent(result.prob, lang, 1)
+    return tr("cam.caption", lang, label=label, prob=prob, method=result.method)
 
 
 # --- Classify ---------------------------------------------------------------------------
 
 @friendly_errors
-def classify_map(image_path, backbone, weights, session_models, target, enabled=True):
+def classify_map(image_path, backbone, weights, session_models, target, enabled=True, request: gr.Request = None):
     """(overlay, caption, class picker) for the Classify image; the picker lists the top-5."""
+    lang = request_language(request)
     if not enabled or not image_path:
         return gr.skip(), gr.skip(), gr.skip()
     try:
@@ -63,24 +91,29 @@ def classify_map(image_path, backbone, weights, session_models, target, enabled=
     wanted = None if target in (None, "", TOP_CLASS) else target
     result = cam.class_activation_map(loaded, image, wanted)
     if wanted is not None and str(result.target) not in {str(t["index"]) for t in result.top}:
-        choices = _top_choices(result.top) + [(result.label, str(result.target))]
+        choices = _top_choices(result.top, lang, loaded) + [(_name(result, loaded, lang), str(result.target))]
     else:
-        choices = _top_choices(result.top)
+        choices = _top_choices(result.top, lang, loaded)
     picked = TOP_CLASS if wanted is None else str(result.target)
-    return result.overlay, _caption(result), gr.update(choices=choices, value=picked)
+    return result.overlay, _caption(result, loaded, lang), gr.update(choices=choices, value=picked)
+
+
+def _map_after_classify(image_path, backbone, weights, session_models, enabled, request: gr.Request = None):
+    """A new classification: the map for its top class, if wanted."""
+    return classify_map(image_path, backbone, weights, session_models, TOP_CLASS, enabled, request)
 
 
 def classify_panel():
     """Create the Classify tab's map panel here; returns `wire(image, backbone, weights, session_models,
     after=[events])` to connect it once the tab's other components exist."""
-    gr.Markdown(TEXT["classify_title"])
+    gr.Markdown(T("cam.classify_title"))
     with gr.Row():
         # custom values: any class by index or name (typed here, or sent to the /cam API)
-        target = gr.Dropdown(_top_choices([]), value=TOP_CLASS, label=TEXT["class_picker"], scale=3,
+        target = gr.Dropdown([(T("cam.top_class"), TOP_CLASS)], value=TOP_CLASS, label=T("cam.class_picker"), scale=3,
                              allow_custom_value=True, filterable=True, elem_id="classify-cam-target")
-        auto = gr.Checkbox(True, label=TEXT["auto"], scale=2)
-    show = gr.Button(TEXT["show"], size="sm", elem_id="classify-cam-run")
-    overlay = gr.Image(label=TEXT["classify_map"], height=240, interactive=False, format="jpeg",
+        auto = gr.Checkbox(True, label=T("cam.auto"), scale=2)
+    show = gr.Button(T("cam.show"), size="sm", elem_id="classify-cam-run")
+    overlay = gr.Image(label=T("cam.classify_map"), height=240, interactive=False, format="jpeg",
                        elem_id="classify-cam")
     caption = gr.Markdown(elem_id="classify-cam-caption")
 
@@ -91,7 +124,7 @@ def classify_panel():
         show.click(classify_map, inputs, outputs, api_name="cam", **common)
         target.input(classify_map, inputs, outputs, api_visibility="private", **common)
         for event in after:  # a new classification: the map for its top class, if wanted
-            event.success(lambda *values: classify_map(*values[:4], TOP_CLASS, values[4]),
+            event.success(_map_after_classify,
                        [image, backbone, weights, session_models, auto], outputs, api_visibility="private", **common)
 
     return wire
@@ -112,12 +145,13 @@ def _gallery_image(value) -> Image.Image:
 
 
 @friendly_errors
-def finetune_map(session_models, evt: gr.SelectData):
+def finetune_map(session_models, evt: gr.SelectData, request: gr.Request = None):
     from core.trained import load_trained_model
 
+    lang = request_language(request)
     path = _newest_model(session_models)
     if not path:
-        raise gr.Error(TEXT["no_model"])
+        raise gr.Error(tr("cam.no_model", lang))
     if evt is None or evt.value is None:
         return gr.skip(), gr.skip(), gr.skip()
     loaded = load_trained_model(path)
@@ -127,18 +161,18 @@ def finetune_map(session_models, evt: gr.SelectData):
     true_name = caption.split(" → ")[0].strip() if " → " in caption else None
     if true_name in loaded.labels and loaded.labels.index(true_name) != said.target:
         truth = cam.class_activation_map(loaded, image, loaded.labels.index(true_name))
-        return said.overlay, truth.overlay, TEXT["finetune_caption"].format(
-            predicted=said.label, prob=said.prob, true=true_name)
-    return said.overlay, None, TEXT["finetune_right"].format(predicted=said.label, prob=said.prob)
+        return said.overlay, truth.overlay, tr("cam.finetune_caption", lang, predicted=said.label,
+                                               prob=_percent(said.prob, lang), true=true_name)
+    return said.overlay, None, tr("cam.finetune_right", lang, predicted=said.label, prob=_percent(said.prob, lang))
 
 
 def finetune_panel(session_models, galleries) -> None:
     """Below the Fine-tune results: a click on a photo in any of `galleries` shows its maps."""
-    gr.Markdown(TEXT["finetune_title"])
+    gr.Markdown(T("cam.finetune_title"))
     with gr.Row():
-        predicted = gr.Image(label=TEXT["predicted_map"], height=260, interactive=False, format="jpeg",
+        predicted = gr.Image(label=T("cam.predicted_map"), height=260, interactive=False, format="jpeg",
                              elem_id="finetune-cam")
-        truth = gr.Image(label=TEXT["true_map"], height=260, interactive=False, format="jpeg",
+        truth = gr.Image(label=T("cam.true_map"), height=260, interactive=False, format="jpeg",
                          elem_id="finetune-cam-true")
     caption = gr.Markdown(elem_id="finetune-cam-caption")
     for gallery in galleries:
@@ -159,9 +193,10 @@ def _pil(value) -> Image.Image | None:
 
 
 @friendly_errors
-def attack_maps(original, adversarial):
+def attack_maps(original, adversarial, request: gr.Request = None):
     from core import backbones
 
+    lang = request_language(request)
     before_image, after_image = _pil(original), _pil(adversarial)
     if before_image is None or after_image is None:
         return gr.skip(), gr.skip(), gr.skip()
@@ -169,17 +204,17 @@ def attack_maps(original, adversarial):
     before = cam.class_activation_map(loaded, before_image)
     after = cam.class_activation_map(loaded, after_image)
     overlap = float(np.minimum(before.heat, after.heat).sum() / max(np.maximum(before.heat, after.heat).sum(), 1e-9))
-    return before.overlay, after.overlay, TEXT["attack_caption"].format(before=before.label, after=after.label,
-                                                                         overlap=overlap)
+    return before.overlay, after.overlay, tr("cam.attack_caption", lang, before=_name(before, loaded, lang),
+                                             after=_name(after, loaded, lang), overlap=_percent(overlap, lang))
 
 
 def attack_panel(attack_event, original, adversarial) -> None:
     """Below the attack result: maps of the original and the adversarial crop, side by side."""
-    gr.Markdown(TEXT["attack_title"])
+    gr.Markdown(T("cam.attack_title"))
     with gr.Row():
-        before = gr.Image(label=TEXT["before_map"], height=220, interactive=False, format="jpeg",
+        before = gr.Image(label=T("cam.before_map"), height=220, interactive=False, format="jpeg",
                           elem_id="attack-cam-before")
-        after = gr.Image(label=TEXT["after_map"], height=220, interactive=False, format="jpeg",
+        after = gr.Image(label=T("cam.after_map"), height=220, interactive=False, format="jpeg",
                          elem_id="attack-cam-after")
     caption = gr.Markdown(elem_id="attack-cam-caption")
     attack_event.success(attack_maps, [original, adversarial], [before, after, caption], api_visibility="private",

@@ -6,20 +6,67 @@ key, and switching layer, channel, grid size or colormap re-renders from the cac
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 from PIL import Image
 
 from core import backbones
 from core.feature_views import (COLORMAPS, DEFAULT_COLORMAP, GRID_COUNTS, LAYERS_TABLE_HEADERS, channel_at,
-                                layers_table, render_channel, render_grid, render_strip, stats_markdown)
+                                layers_table, layers_table_headers, render_channel, render_grid, render_strip,
+                                stats_markdown)
 from core.features import UnknownLayer, cached_record, pretrained_available, record_features
-from core.images import ImageLoadError, limits_text, load_image
+from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from demo import example_path
 from demo.components import PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_status
+from demo.i18n import T, add_strings, request_language, tr
 from demo.notes import lesson_notes
+
+add_strings({
+    "features.available": {
+        "en": "Showing **VGG-16**, the lesson's network (138 M parameters, 2014), with its ImageNet weights.",
+        "nl": "Je ziet **VGG-16**, het netwerk uit de les (138 miljoen parameters, 2014), met zijn ImageNet-gewichten.",
+    },
+    "features.unavailable": {
+        "en": "⚠️ **VGG-16's pretrained weights are not available here** (offline and not in the local cache), so "
+              "this tab starts with the bundled **EfficientNet-Lite0**. Pick *VGG-16* with weights *random (untrained)* "
+              "to see the lesson's architecture with untrained filters: compare them with trained ones!",
+        "nl": "⚠️ **De voorgetrainde gewichten van VGG-16 zijn hier niet beschikbaar** (offline en niet lokaal "
+              "opgeslagen), dus dit tabblad begint met het meegeleverde **EfficientNet-Lite0**. Kies *VGG-16* met "
+              "gewichten *willekeurig (ongetraind)* om de bouw van het netwerk uit de les met ongetrainde filters te "
+              "zien: vergelijk ze met getrainde!",
+    },
+    "features.image": {"en": "Your image", "nl": "Jouw afbeelding"},
+    "features.backbone": {"en": "Backbone", "nl": "Basisnetwerk (backbone)"},
+    "features.weights": {"en": "Weights", "nl": "Gewichten"},
+    "features.run": {"en": "Show feature maps", "nl": "Toon kenmerkkaarten"},
+    "features.examples": {"en": "Examples (click one)", "nl": "Voorbeelden (klik er een aan)"},
+    "features.crop": {"en": "What the model sees", "nl": "Wat het model ziet"},
+    "features.layer": {"en": "Layer (in the order the network computes them)",
+                       "nl": "Laag (in de volgorde waarin het netwerk ze berekent)"},
+    "features.count": {"en": "Channels in the grid (most active first)",
+                       "nl": "Kanalen in het raster (actiefste eerst)"},
+    "features.channel": {"en": "Channel to enlarge, or click a tile in the grid",
+                         "nl": "Kanaal om te vergroten, of klik op een tegel in het raster"},
+    "features.channel_range": {"en": "Channel to enlarge (0–{last}), or click a tile in the grid",
+                               "nl": "Kanaal om te vergroten (0–{last}), of klik op een tegel in het raster"},
+    "features.cmap": {"en": "Colormap (perceptual)", "nl": "Kleurenschaal (perceptueel)"},
+    "features.grid": {"en": "The most active channels of this layer", "nl": "De actiefste kanalen van deze laag"},
+    "features.channel_view": {"en": "One channel, enlarged and laid over the input",
+                              "nl": "Eén kanaal, vergroot en over de invoer gelegd"},
+    "features.strip": {"en": "The final feature block (what a classifier head reads)",
+                       "nl": "Het laatste kenmerkblok (wat een classificatiekop leest)"},
+    "features.table": {"en": "All layers: shapes and statistics", "nl": "Alle lagen: vormen en statistieken"},
+    "features.fallback": {"en": "{name} weights unavailable ({error}); using the bundled {bundled} instead",
+                          "nl": "gewichten van {name} niet beschikbaar ({error}); in plaats daarvan wordt het "
+                                "meegeleverde {bundled} gebruikt"},
+    "features.fallback_hint": {"en": ". Pick weights “{random}” to see {backbone}'s own layers with random filters.",
+                               "nl": ". Kies gewichten “{random}” om de eigen lagen van {backbone} met willekeurige "
+                                     "filters te zien."},
+})
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 LESSON_BACKBONE = "vgg16.tv_in1k"
@@ -43,39 +90,50 @@ def _as_jpeg(picture: Image.Image, name: str) -> str:
     return str(path)
 
 
-def _grid(record, layer, count, cmap) -> str:
-    return _as_jpeg(render_grid(record, layer, int(count), cmap), "feature-grid")
+def _grid(record, layer, count, cmap, lang=None) -> str:
+    return _as_jpeg(render_grid(record, layer, int(count), cmap, lang=lang), "feature-grid")
 
 
-def _channel(record, layer, channel, cmap) -> str:
-    return _as_jpeg(render_channel(record, layer, int(channel), cmap), "feature-channel")
+def _channel(record, layer, channel, cmap, lang=None) -> str:
+    return _as_jpeg(render_channel(record, layer, int(channel), cmap, lang=lang), "feature-channel")
 
 
-def _strip(record, cmap) -> str:
-    return _as_jpeg(render_strip(record, cmap=cmap), "feature-strip")
+def _strip(record, cmap, lang=None) -> str:
+    return _as_jpeg(render_strip(record, cmap=cmap, lang=lang), "feature-strip")
 
 
-def _load_image(image_path: str | None):
+def _load_image(image_path: str | None, lang: str | None = None):
     if not image_path:
-        raise gr.Error("Upload an image, take one with the webcam, paste one, or pick an example.")
+        raise gr.Error(tr("classify.no_image", lang))
     try:
         return load_image(image_path)
     except ImageLoadError as error:
         raise gr.Error(str(error)) from None
 
 
-def _load_model(backbone: str, weights: str):
+_FALLBACK = re.compile(r"^(?P<name>.+?) weights unavailable \((?P<error>.*)\); using the bundled (?P<bundled>\S+) instead$",
+                       re.DOTALL)
+
+
+def _translated_fallback(fallback: str, lang: str | None) -> str:
+    """core.weights' English fallback message in the page's language."""
+    match = _FALLBACK.match(fallback)
+    return tr("features.fallback", lang, **match.groupdict()) if match else fallback
+
+
+def _load_model(backbone: str, weights: str, lang: str | None = None):
     """(LoadedModel, fallback message): pretrained weights that cannot be had fall back to the
     bundled model, with a message that says so and what else to pick."""
     loaded, fallback = load_model(backbone, weight_kind(weights))
     if fallback:
-        fallback += f". Pick weights “{RANDOM}” to see {backbone}'s own layers with random filters."
+        fallback = _translated_fallback(fallback, lang) + tr("features.fallback_hint", lang,
+                                                             random=tr("classify.random", lang), backbone=backbone)
     return loaded, fallback
 
 
-def _record(image_path, backbone, weights):
-    image = _load_image(image_path)
-    loaded, fallback = _load_model(backbone or LESSON_BACKBONE, weights)
+def _record(image_path, backbone, weights, lang=None):
+    image = _load_image(image_path, lang)
+    loaded, fallback = _load_model(backbone or LESSON_BACKBONE, weights, lang)
     return record_features(loaded, image), fallback
 
 
@@ -84,94 +142,112 @@ def _record_for(key, image_path, backbone, weights):
     return cached_record(key) or _record(image_path, backbone, weights)[0]
 
 
-def _status(record, fallback: str) -> str:
-    return weights_status(record.weights, record.status, fallback)
+def _status(record, fallback: str, lang: str | None = None) -> str:
+    from demo.components import model_status
+
+    status = record.status if not lang or lang == "en" else model_status(*_status_parts(record), lang)
+    return weights_status(record.weights, status, fallback, lang)
 
 
-def _channel_slider(record, layer: str) -> dict:
+def _status_parts(record) -> tuple[str, str, str]:
+    """(name, weights, note) of a record's model (its status is backbones.status_text(name, weights, note)),
+    for model_status in another language."""
+    name = record.status.partition(": ")[0]
+    plain = backbones.status_text(name, record.weights)
+    rest = record.status[len(plain):] if record.status.startswith(plain) else ""
+    return name, record.weights, rest[2:-1] if rest.startswith(" (") and rest.endswith(")") else ""
+
+
+def _channel_slider(record, layer: str, lang: str | None = None) -> dict:
     info = record.layer(layer)
     return gr.update(maximum=info.shape[0] - 1, value=record.ranked_channels(info.name, 1)[0],
-                     label=f"Channel to enlarge (0–{info.shape[0] - 1}), or click a tile in the grid")
+                     label=tr("features.channel_range", lang, last=info.shape[0] - 1))
+
+
+def _table(record, lang: str | None = None) -> pd.DataFrame:
+    return pd.DataFrame(layers_table(record, lang), columns=layers_table_headers(lang))
 
 
 @friendly_errors
-def show_features(image_path, backbone, weights, layer, count, cmap):
+def show_features(image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
     """Record every layer of the network for this image, and draw the chosen one."""
-    record, fallback = _record(image_path, backbone, weights)
+    lang = request_language(request)
+    record, fallback = _record(image_path, backbone, weights, lang)
     try:
         layer = record.layer(layer).name
     except UnknownLayer:  # e.g. the previous backbone's layer: start this one at its first stage
         layer = record.default_layer.name
-    slider = _channel_slider(record, layer)
+    slider = _channel_slider(record, layer, lang)
     return (
         record.key,
         gr.update(choices=[(info.title, info.name) for info in record.layers], value=layer),
         slider,
-        _grid(record, layer, count, cmap),
-        _channel(record, layer, slider["value"], cmap),
-        _strip(record, cmap),
-        stats_markdown(record, layer),
+        _grid(record, layer, count, cmap, lang),
+        _channel(record, layer, slider["value"], cmap, lang),
+        _strip(record, cmap, lang),
+        stats_markdown(record, layer, lang),
         record.crop,
-        _status(record, fallback),
-        layers_table(record),
+        _status(record, fallback, lang),
+        _table(record, lang),
     )
 
 
-def show_if_image(image_path, *rest):
+# Spelled-out parameters (no *args): Gradio finds the gr.Request parameter by its place in the signature.
+def show_if_image(image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
     if not image_path:  # the image was cleared: leave the last pictures alone
         return (gr.skip(),) * 10
-    return show_features(image_path, *rest)
+    return show_features(image_path, backbone, weights, layer, count, cmap, request=request)
 
 
-def show_on_open(key, image_path, *rest):
+def show_on_open(key, image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
     """Opening the tab draws the example; coming back to it keeps what the visitor was looking at."""
     if key:
         return (gr.skip(),) * 10
-    return show_if_image(image_path, *rest)
+    return show_if_image(image_path, backbone, weights, layer, count, cmap, request=request)
 
 
 @friendly_errors
-def switch_layer(key, image_path, backbone, weights, layer, count, cmap):
+def switch_layer(key, image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
     """A new layer: grid, channel view and statistics from the cached record (no forward pass)."""
+    lang = request_language(request)
     record = _record_for(key, image_path, backbone, weights)
-    slider = _channel_slider(record, layer)
-    return slider, _grid(record, layer, count, cmap), _channel(record, layer, slider["value"], cmap), \
-        stats_markdown(record, layer)
+    slider = _channel_slider(record, layer, lang)
+    return slider, _grid(record, layer, count, cmap, lang), _channel(record, layer, slider["value"], cmap, lang), \
+        stats_markdown(record, layer, lang)
 
 
 @friendly_errors
-def switch_count(key, image_path, backbone, weights, layer, count, cmap):
-    return _grid(_record_for(key, image_path, backbone, weights), layer, count, cmap)
+def switch_count(key, image_path, backbone, weights, layer, count, cmap, request: gr.Request = None):
+    return _grid(_record_for(key, image_path, backbone, weights), layer, count, cmap, request_language(request))
 
 
 @friendly_errors
-def switch_channel(key, image_path, backbone, weights, layer, channel, cmap):
-    return _channel(_record_for(key, image_path, backbone, weights), layer, channel, cmap)
+def switch_channel(key, image_path, backbone, weights, layer, channel, cmap, request: gr.Request = None):
+    return _channel(_record_for(key, image_path, backbone, weights), layer, channel, cmap, request_language(request))
 
 
 @friendly_errors
-def pick_tile(key, image_path, backbone, weights, layer, count, cmap, event: gr.SelectData):
+def pick_tile(key, image_path, backbone, weights, layer, count, cmap, event: gr.SelectData,
+              request: gr.Request = None):
     """A click on a grid tile enlarges that channel."""
     record = _record_for(key, image_path, backbone, weights)
     x, y = event.index
     channel = channel_at(record, layer, int(count), x, y)
     if channel is None:  # between tiles
         return gr.skip(), gr.skip()
-    return gr.update(value=channel), _channel(record, layer, channel, cmap)
+    return gr.update(value=channel), _channel(record, layer, channel, cmap, request_language(request))
 
 
 @friendly_errors
-def switch_colormap(key, image_path, backbone, weights, layer, count, channel, cmap):
+def switch_colormap(key, image_path, backbone, weights, layer, count, channel, cmap, request: gr.Request = None):
+    lang = request_language(request)
     record = _record_for(key, image_path, backbone, weights)
-    return _grid(record, layer, count, cmap), _channel(record, layer, channel, cmap), _strip(record, cmap)
+    return (_grid(record, layer, count, cmap, lang), _channel(record, layer, channel, cmap, lang),
+            _strip(record, cmap, lang))
 
 
-def _availability_note(default_backbone: str) -> str:
-    if default_backbone == LESSON_BACKBONE:
-        return "Showing **VGG-16**, the lesson's network (138 M parameters, 2014), with its ImageNet weights."
-    return (f"⚠️ **VGG-16's pretrained weights are not available here** (offline and not in the local cache), so "
-            f"this tab starts with the bundled **EfficientNet-Lite0**. Pick *VGG-16* with weights *{RANDOM}* to "
-            "see the lesson's architecture with untrained filters: compare them with trained ones!")
+def _availability_note(default_backbone: str):
+    return T("features.available" if default_backbone == LESSON_BACKBONE else "features.unavailable")
 
 
 def build(context) -> None:
@@ -184,37 +260,38 @@ def build(context) -> None:
     record_key = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            image = ImageInput(type="filepath", value=example_path("chelsea.png"), label="Your image", elem_id="features-image",
+            image = ImageInput(type="filepath", value=example_path("chelsea.png"), label=T("features.image"), elem_id="features-image",
                                sources=["upload", "webcam", "clipboard"], height=300)
             # One per line: the backbone's full title must fit (it was cut off beside the Weights radio).
             backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=default_backbone,
-                                   label="Backbone", elem_id="features-backbone")
-            weights = gr.Radio([PRETRAINED, RANDOM], value=PRETRAINED, label="Weights")
-            run = gr.Button("Show feature maps", variant="primary")
-            gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label="Examples (click one)")
-            gr.Markdown(f"<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — {limits_text()}.</small>")
+                                   label=T("features.backbone"), elem_id="features-backbone")
+            weights = gr.Radio([(T("classify.pretrained"), PRETRAINED), (T("classify.random"), RANDOM)],
+                               value=PRETRAINED, label=T("features.weights"))
+            run = gr.Button(T("features.run"), variant="primary")
+            gr.Examples([[example_path(name)] for name in EXAMPLES], inputs=[image], label=T("features.examples"))
+            gr.Markdown(T("classify.accepted"))
         with gr.Column(scale=3):
-            crop = gr.Image(label="What the model sees", height=260, interactive=False,
+            crop = gr.Image(label=T("features.crop"), height=260, interactive=False,
                             elem_id="features-crop", elem_classes=["tll-crop"])
             status = gr.Markdown(elem_classes=["tll-status"], elem_id="features-status")
         with gr.Column(scale=4):
             # Custom values let API callers name a layer before the first recording ("conv5_3").
-            layer = gr.Dropdown([], label="Layer (in the order the network computes them)", elem_id="features-layer",
+            layer = gr.Dropdown([], label=T("features.layer"), elem_id="features-layer",
                                 filterable=True, allow_custom_value=True)
-            count = gr.Radio(list(GRID_COUNTS), value=16, label="Channels in the grid (most active first)")
-            channel = gr.Slider(0, 15, value=0, step=1, label="Channel to enlarge, or click a tile in the grid",
+            count = gr.Radio(list(GRID_COUNTS), value=16, label=T("features.count"))
+            channel = gr.Slider(0, 15, value=0, step=1, label=T("features.channel"),
                                 elem_id="features-channel")
-            cmap = gr.Dropdown(list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap (perceptual)")
+            cmap = gr.Dropdown(list(COLORMAPS), value=DEFAULT_COLORMAP, label=T("features.cmap"))
             stats = gr.Markdown(elem_classes=["tll-status"], elem_id="features-stats")
     # The pictures carry their own titles, so Gradio's label badge (which would cover them) is hidden.
     picture = dict(show_label=False, interactive=False, format="jpeg", buttons=["download", "fullscreen"],
                    elem_classes=["tll-feature-picture"])
-    grid = gr.Image(label="The most active channels of this layer", elem_id="features-grid", **picture)
-    channel_view = gr.Image(label="One channel, enlarged and laid over the input", elem_id="features-channel-view",
+    grid = gr.Image(label=T("features.grid"), elem_id="features-grid", **picture)
+    channel_view = gr.Image(label=T("features.channel_view"), elem_id="features-channel-view",
                             **picture)
-    strip = gr.Image(label="The final feature block (what a classifier head reads)", elem_id="features-strip",
+    strip = gr.Image(label=T("features.strip"), elem_id="features-strip",
                      **picture)
-    with gr.Accordion("All layers: shapes and statistics", open=False):
+    with gr.Accordion(T("features.table"), open=False):
         table = gr.Dataframe(headers=LAYERS_TABLE_HEADERS, interactive=False, elem_id="features-table")
 
     source = [record_key, image, backbone, weights]

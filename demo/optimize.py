@@ -21,27 +21,169 @@ import pandas as pd
 from core import attack as attack_core
 from core import backbones
 from core import ideal as ideal_core
-from core.imagenet import class_names, resolve_class, short_name
-from core.images import ImageLoadError, limits_text, load_image
+from core.imagenet import class_names, localize_top, resolve_class, short_name
+from core.images import MAX_FILE_BYTES, MAX_PIXELS, ImageLoadError, load_image
 from core.optvis.pixels import to_pil
 from core.weights import load_model
 from demo import cam_views, example_path
-from demo.components import ImageInput, friendly_errors, weights_badge
+from demo.components import ImageInput, friendly_errors, model_status, weights_badge
+from demo.i18n import SAME_IN_DUTCH, T, _fill_at_build, add_strings, number, register, request_language, tr
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
 
 ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
-START_CHOICES = [("noise", "noise"), ("grey", "grey"), ("your photo", "photo")]
-MODE_CHOICES = [("robust (Fourier colours + random jitter, scale, rotation)", ideal_core.ROBUST),
-                ("plain pixels (the lesson: why it gives noise)", ideal_core.PIXEL)]
 FILMSTRIP_FRAMES = 8
+MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
+
+add_strings({
+    # The tab and its two sub-tabs
+    "optimize.intro_text": {
+        "en": "Optimise the **image**, not the weights: the network is frozen and gradient ascent changes pixels. ",
+        "nl": "Optimaliseer het **beeld**, niet de gewichten: het netwerk ligt vast en gradiëntstijging verandert "
+              "de pixels. ",
+    },
+    "optimize.intro": {"en": "", "nl": ""},  # the intro and the weights badge: registered in build()
+    "optimize.tab_ideal": {"en": "Ideal image", "nl": "Ideaal beeld"},
+    "optimize.tab_attack": {"en": "Adversarial image", "nl": "Misleidend beeld"},
+    # Ideal image: controls
+    "optimize.target": {"en": "Target class (type to search)", "nl": "Doelklasse (typ om te zoeken)"},
+    "optimize.mode": {"en": "Mode", "nl": "Modus"},
+    "optimize.mode_robust": {"en": "robust (Fourier colours + random jitter, scale, rotation)",
+                             "nl": "robuust (Fourier-kleuren + willekeurig verschuiven, schalen, draaien)"},
+    "optimize.mode_pixel": {"en": "plain pixels (the lesson: why it gives noise)",
+                            "nl": "losse pixels (de les: waarom dat ruis geeft)"},
+    "optimize.start": {"en": "Start from", "nl": "Beginnen met"},
+    "optimize.start_noise": {"en": "noise", "nl": "ruis"},
+    "optimize.start_grey": {"en": "grey", "nl": "grijs"},
+    "optimize.start_photo": {"en": "your photo", "nl": "jouw foto"},
+    "optimize.photo": {"en": "Starting photo (for 'your photo')", "nl": "Startfoto (voor 'jouw foto')"},
+    "optimize.image_tv": {"en": "Smoothness of the image (total-variation weight)",
+                          "nl": "Gladheid van het beeld (gewicht totale variatie)"},
+    "optimize.image_tv_info": {"en": "0 = off: plain pixels give colour noise; higher = smoother shapes, less detail",
+                               "nl": "0 = uit: losse pixels geven kleurruis; hoger = gladdere vormen, minder detail"},
+    "optimize.steps": {"en": "Steps", "nl": "Stappen"},
+    "optimize.seed": {"en": "Seed", "nl": "Seed (startgetal toeval)"},
+    "optimize.ideal_limits": {
+        "en": "<small>At most 400 steps and {seconds} s per run; starting photo: images up to {mb} MB and {mp} "
+              "megapixels.</small>",
+        "nl": "<small>Hooguit 400 stappen en {seconds} s per run; startfoto: afbeeldingen tot {mb} MB en {mp} "
+              "megapixel.</small>",
+    },
+    "optimize.run": {"en": "Make the ideal image", "nl": "Maak het ideale beeld"},
+    "optimize.stop": {"en": "Stop", "nl": "Stoppen"},
+    "optimize.image": {"en": "Current image", "nl": "Huidig beeld"},
+    "optimize.plot": {"en": "p(target) and total variation", "nl": "p(doel) en totale variatie"},
+    "optimize.plot_step": {"en": "step", "nl": "stap"},
+    "optimize.plot_value": {"en": "value", "nl": "waarde"},
+    "optimize.plot_line": {"en": "line", "nl": "lijn"},
+    "optimize.status_initial": {"en": "Pick a class and press *Make the ideal image*.",
+                                "nl": "Kies een klasse en druk op *Maak het ideale beeld*."},
+    "optimize.filmstrip": {"en": "Filmstrip", "nl": "Filmstrook"},
+    "optimize.final_image": {"en": "The final image (8-bit PNG)", "nl": "Het eindbeeld (8-bit PNG)"},
+    "optimize.objective": {
+        "en": "<small>Objective: the class's pre-softmax **logit** minus the TV weight × total variation. "
+              "Maximising the probability instead lets the optimiser win by suppressing the other 999 classes, "
+              "which noise does best. Plain pixels reach a high score with noise the network happens to like; "
+              "the robust mode must survive random shifts, zooms, rotations and blurs, so only recognisable "
+              "textures work.</small>",
+        "nl": "<small>Doel: de **logit** van de klasse (vóór de softmax) min het TV-gewicht × de totale variatie. "
+              "Wie in plaats daarvan de kans maximaliseert, laat de optimalisatie winnen door de andere 999 klassen "
+              "te onderdrukken, en dat lukt met ruis het best. Losse pixels halen een hoge score met ruis die het "
+              "netwerk toevallig goed vindt; de robuuste modus moet willekeurige verschuivingen, zooms, draaiingen "
+              "en vervagingen overleven, dus werken alleen herkenbare texturen.</small>",
+    },
+    # Ideal image: what the run says
+    "optimize.series_tv": {"en": "total variation", "nl": "totale variatie"},
+    "optimize.frame": {"en": "step {step}", "nl": "stap {step}"},
+    "optimize.progress": {"en": "Step **{step}/{steps}** · p({name}) = **{prob}** · {seconds} s",
+                          "nl": "Stap **{step}/{steps}** · p({name}) = **{prob}** · {seconds} s"},
+    "optimize.done": {"en": "Done", "nl": "Klaar"},
+    "optimize.stopped": {"en": "Stopped ({reason})", "nl": "Gestopt ({reason})"},
+    "optimize.final": {
+        "en": "**{ended}** after {steps} steps in {seconds} s. Saved as an 8-bit PNG and re-measured: p({name}) = "
+              "**{prob}** as a photo is read (resized and cropped), **{exact}** pixel for pixel · after blur σ=1: "
+              "**{blur}** · after 2× down-up resize: **{resize}** · total variation {tv}",
+        "nl": "**{ended}** na {steps} stappen in {seconds} s. Opgeslagen als 8-bit PNG en opnieuw gemeten: "
+              "p({name}) = **{prob}** zoals een foto wordt ingelezen (verkleind en bijgesneden), **{exact}** pixel "
+              "voor pixel · na vervagen σ=1: **{blur}** · na 2× verkleinen en weer vergroten: **{resize}** · "
+              "totale variatie {tv}",
+    },
+    "optimize.stop_timecap": {"en": "the {seconds} s time cap per job was reached",
+                              "nl": "de tijdslimiet van {seconds} s per taak was bereikt"},
+    "optimize.stop_pressed": {"en": "Stop was pressed", "nl": "er werd op Stoppen gedrukt"},
+    "optimize.no_target": {"en": "Pick a target class (type to search, e.g. 'tabby').",
+                           "nl": "Kies een doelklasse (typ om te zoeken, bijv. 'tijgerkat')."},
+    "optimize.starting_photo": {"en": "Starting photo", "nl": "Startfoto"},
+    "optimize.no_photo": {"en": "Start 'your photo' needs an uploaded photo (or pick noise or grey).",
+                          "nl": "Beginnen met 'jouw foto' kan alleen met een geüploade foto (of kies ruis of grijs)."},
+    # Adversarial image: controls
+    "optimize.attack_source": {"en": "Photo to attack", "nl": "Foto om aan te vallen"},
+    "optimize.examples": {"en": "Examples", "nl": "Voorbeelden"},
+    "optimize.attack_target": {"en": "Make the model see (type to search)",
+                               "nl": "Laat het model dit zien (typ om te zoeken)"},
+    "optimize.eps": {"en": "Budget ε (pixel levels of 255)", "nl": "Budget ε (pixelniveaus van 255)"},
+    "optimize.eps_info": {"en": "every pixel changes by at most this much",
+                          "nl": "elke pixel verandert hooguit zoveel"},
+    "optimize.attack_steps": {"en": "Steps (PGD stops early once it fools)",
+                              "nl": "Stappen (PGD stopt zodra het lukt)"},
+    "optimize.change_tv": {"en": "Smoothness of the change (total-variation weight)",
+                           "nl": "Gladheid van de verandering (gewicht totale variatie)"},
+    "optimize.method": {"en": "Method", "nl": "Methode"},
+    "optimize.method_pgd": {"en": "targeted PGD", "nl": "gerichte PGD"},
+    "optimize.method_fgsm": {"en": "one-step FGSM", "nl": "FGSM in één stap"},
+    "optimize.attack_run": {"en": "Attack", "nl": "Aanvallen"},
+    "optimize.attack_limits": {
+        "en": "<small>At most 100 steps and {seconds} s per attack; images up to {mb} MB and {mp} megapixels.</small>",
+        "nl": "<small>Hooguit 100 stappen en {seconds} s per aanval; afbeeldingen tot {mb} MB en {mp} "
+              "megapixel.</small>",
+    },
+    "optimize.original": {"en": "Original crop", "nl": "Origineel"},
+    "optimize.change": {"en": "Change (amplified)", "nl": "Versterkt verschil"},
+    "optimize.adversarial": {"en": "Adversarial", "nl": "Misleidend"},
+    "optimize.top_before": {"en": "Top-5 before", "nl": "Top-5 vooraf"},
+    "optimize.top_after": {"en": "Top-5 after (PNG re-read)", "nl": "Top-5 erna (PNG opnieuw ingelezen)"},
+    "optimize.attack_file": {"en": "Adversarial image (8-bit PNG)", "nl": "Misleidend beeld (8-bit PNG)"},
+    # Adversarial image: the report
+    "optimize.no_attack_photo": {"en": "Upload a photo (or click an example) to attack.",
+                                 "nl": "Upload een foto (of klik op een voorbeeld) om aan te vallen."},
+    "optimize.photo_error": {"en": "Photo", "nl": "Foto"},
+    "optimize.yes": {"en": "**yes**", "nl": "**ja**"},
+    "optimize.no": {"en": "**no**", "nl": "**nee**"},
+    "optimize.no_transfer": {"en": "no second backbone's weights are available here (offline), so transfer is not tested",
+                             "nl": "hier zijn geen gewichten van een tweede backbone beschikbaar (offline), dus "
+                                   "overdracht is niet getest"},
+    "optimize.transfer": {"en": "{backbone}: {fooled} (it says {label})", "nl": "{backbone}: {fooled} (het zegt {label})"},
+    "optimize.attack_stopped": {"en": " · **stopped** ({reason})", "nl": " · **gestopt** ({reason})"},
+    "optimize.report": {
+        "en": "**{method}**, ε = {eps} levels, {steps} step(s), {seconds} s{stopped}\n\n"
+              "| Check | Result |\n|---|---|\n"
+              "| Fools the model (PNG written and re-read) | {fools}: {after} ({after_prob}) |\n"
+              "| Still fools after JPEG re-encoding (quality 90) | {fools_jpeg}: {jpeg} |\n"
+              "| Largest change L∞ | {linf} of 255 levels |\n"
+              "| PSNR | {psnr} dB |\n"
+              "| p({name}) before → after | {p_before} → {p_after} |\n"
+              "| Transfer to a second backbone | {transfer} |",
+        "nl": "**{method}**, ε = {eps} niveaus, {steps} stap(pen), {seconds} s{stopped}\n\n"
+              "| Controle | Uitkomst |\n|---|---|\n"
+              "| Misleidt het model (PNG geschreven en opnieuw ingelezen) | {fools}: {after} ({after_prob}) |\n"
+              "| Misleidt nog na opnieuw opslaan als JPEG (kwaliteit 90) | {fools_jpeg}: {jpeg} |\n"
+              "| Grootste verandering L∞ | {linf} van 255 niveaus |\n"
+              "| PSNR | {psnr} dB |\n"
+              "| p({name}) vooraf → erna | {p_before} → {p_after} |\n"
+              "| Overdracht naar een tweede backbone | {transfer} |",
+    },
+}, same_in_dutch={"optimize.intro"})
+_fill_at_build("optimize.ideal_limits", seconds=MAX_JOB_SECONDS, mb=MAX_FILE_BYTES // 2**20, mp=MAX_PIXELS // 1_000_000)
+_fill_at_build("optimize.attack_limits", seconds=MAX_JOB_SECONDS, mb=MAX_FILE_BYTES // 2**20, mp=MAX_PIXELS // 1_000_000)
+
+START_CHOICES = [(T("optimize.start_noise"), "noise"), (T("optimize.start_grey"), "grey"),
+                 (T("optimize.start_photo"), "photo")]
+MODE_CHOICES = [(T("optimize.mode_robust"), ideal_core.ROBUST), (T("optimize.mode_pixel"), ideal_core.PIXEL)]
 # Two different smoothness sliders, two different labels: the ideal image's own total variation
 # (core.ideal.IMAGE_TV_UNIT) and the adversarial *change's* (core.attack.CHANGE_TV_UNIT).
-IMAGE_TV_LABEL = "Smoothness of the image (total-variation weight)"
-IMAGE_TV_INFO = "0 = off: plain pixels give colour noise; higher = smoother shapes, less detail"
-CHANGE_TV_LABEL = "Smoothness of the change (total-variation weight)"
-
-MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
+IMAGE_TV_LABEL = T("optimize.image_tv")
+IMAGE_TV_INFO = T("optimize.image_tv_info")
+CHANGE_TV_LABEL = T("optimize.change_tv")
 _jobs = SessionJobs("ideal image", MAX_JOB_SECONDS)
 _attacks = SessionJobs("attack", MAX_JOB_SECONDS)
 # A result PNG lives here only while it is handed to Gradio (which copies it into its own cache for
@@ -58,8 +200,6 @@ def class_choices() -> list[tuple[str, str]]:
 
     Shown through gr.I18n (the dropdown filters on the shown text): "tiger cat (282)" in English,
     "tijgerkat · tiger cat (282)" in Dutch, so a Dutch page finds a class by either name."""
-    from demo.i18n import T, register
-
     english, dutch = class_names("en"), class_names("nl")
     # String values: the browser hands them back unchanged, and resolve_class reads an index string.
     return [(T(register(f"imagenet.{index}", en=f"{name} ({index})", nl=f"{dutch[index]} · {name} ({index})")),
@@ -134,10 +274,17 @@ def _handed_over(image, stem: str, request, flag):
         path.unlink(missing_ok=True)
 
 
-def _target(value) -> int:
+def _target(value, lang: str | None = None) -> int:
     if value is None or value == "":
-        raise gr.Error("Pick a target class (type to search, e.g. 'tabby').")
+        raise gr.Error(tr("optimize.no_target", lang))
     return resolve_class(value)
+
+
+def _stop_reason(flag, lang: str | None) -> str:
+    """demo.jobs' stop reason, in the page's language."""
+    if flag.timed_out:
+        return tr("optimize.stop_timecap", lang, seconds=number(flag.max_seconds, lang, 0))
+    return tr("optimize.stop_pressed", lang)
 
 
 def _optional_image(path: str | None, what: str):
@@ -152,10 +299,11 @@ def _optional_image(path: str | None, what: str):
 @friendly_errors
 def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Request = None):
     """Generator: (image, filmstrip, plot, status, png file) every few steps, then the final result."""
-    index = _target(target)
-    photo = _optional_image(photo_path, "Starting photo")
+    lang = request_language(request)
+    index = _target(target, lang)
+    photo = _optional_image(photo_path, tr("optimize.starting_photo", lang))
     if start == "photo" and photo is None:
-        raise gr.Error("Start 'your photo' needs an uploaded photo (or pick noise or grey).")
+        raise gr.Error(tr("optimize.no_photo", lang))
     loaded, _ = load_model()  # the bundled model: always there
     flag = _jobs.start(request)
     steps = int(steps)
@@ -163,55 +311,62 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
                    every=max(1, steps // 16))
     started = time.perf_counter()
     try:
-        yield from _ideal_updates(loaded, index, options, flag, request, started)
+        yield from _ideal_updates(loaded, index, options, flag, request, started, lang)
     finally:
         _jobs.finish(request, flag)
 
 
-def _ideal_updates(loaded, index, options: dict, flag, request, started):
+def _ideal_updates(loaded, index, options: dict, flag, request, started, lang: str | None = None):
     """The ideal_steps events of `options` (core.ideal.ideal_steps' keywords) as tab updates."""
-    name, mode = short_name(index), options["mode"]
+    name, mode = short_name(index, lang or "en"), options["mode"]
+    total_variation = tr("optimize.series_tv", lang)
     frame_every = max(options["every"], options["steps"] // FILMSTRIP_FRAMES)
     filmstrip, history, last = [], [], None
     for progress in ideal_core.ideal_steps(loaded, index, should_stop=flag.is_set, **options):
         last = progress
         picture = _cached_png(to_pil(progress.image))
         if progress.step % frame_every == 0 or progress.finished:
-            filmstrip.append((picture, f"step {progress.step}"))
+            filmstrip.append((picture, tr("optimize.frame", lang, step=progress.step)))
         if progress.terms:
             history.append({"step": progress.step, "value": progress.terms["prob"], "series": f"p({name})"})
-            history.append({"step": progress.step, "value": progress.terms["tv"], "series": "total variation"})
+            history.append({"step": progress.step, "value": progress.terms["tv"], "series": total_variation})
         if not progress.finished:
-            status = (f"Step **{progress.step}/{progress.steps}** · p({name}) = "
-                      f"**{progress.terms.get('prob', 0):.3f}** · {progress.seconds:.1f} s")
+            status = tr("optimize.progress", lang, step=progress.step, steps=progress.steps, name=name,
+                        prob=number(progress.terms.get("prob", 0), lang, 3), seconds=number(progress.seconds, lang, 1))
             yield picture, filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, gr.skip()
     if _visitor_left(request, flag):
         return  # the page was closed: nobody will see a result, so make and save none
     result = ideal_core.ideal_result(loaded, last, index, mode, started)
-    status = (f"**{'Stopped (' + flag.stop_reason() + ')' if result.stopped else 'Done'}** after {result.steps_done} steps in "
-              f"{result.seconds:.1f} s. Saved as an 8-bit PNG and re-measured: p({name}) = **{result.prob:.3f}** "
-              f"as a photo is read (resized and cropped), **{result.prob_exact:.3f}** pixel for pixel "
-              f"· after blur σ=1: **{result.prob_blur:.3f}** · after 2× down-up resize: **{result.prob_resize:.3f}** "
-              f"· total variation {result.total_variation:.3f}")
+    ended = tr("optimize.stopped", lang, reason=_stop_reason(flag, lang)) if result.stopped else tr("optimize.done", lang)
+    status = tr("optimize.final", lang, ended=ended, steps=result.steps_done, seconds=number(result.seconds, lang, 1),
+                name=name, prob=number(result.prob, lang, 3), exact=number(result.prob_exact, lang, 3),
+                blur=number(result.prob_blur, lang, 3), resize=number(result.prob_resize, lang, 3),
+                tv=number(result.total_variation, lang, 3))
     for path in _handed_over(result.image, f"ideal-{index}", request, flag):
         yield _cached_png(result.image), filmstrip[-FILMSTRIP_FRAMES:], pd.DataFrame(history), status, path
 
 
-def _labels(entries: list[dict]) -> dict:
-    return {f"{entry['label']} ({entry['index']})": entry["prob"] for entry in entries}
+def _labels(entries: list[dict], lang: str | None = None) -> dict:
+    return {f"{entry['label']} ({entry['index']})": entry["prob"] for entry in localize_top(entries, lang or "en")}
 
 
-def _yes(flag: bool) -> str:
-    return "**yes**" if flag else "**no**"
+def _label(entry: dict, lang: str | None) -> str:
+    """An ImageNet {label, index} entry's label in `lang`."""
+    return localize_top([entry], lang or "en")[0]["label"]
+
+
+def _yes(flag: bool, lang: str | None = None) -> str:
+    return tr("optimize.yes" if flag else "optimize.no", lang)
 
 
 @friendly_errors
 def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request = None):
     """Generator (one result): a generator so that its PNG is deleted once Gradio has copied it."""
+    lang = request_language(request)
     if not image_path:
-        raise gr.Error("Upload a photo (or click an example) to attack.")
-    image = _optional_image(image_path, "Photo")
-    index = _target(target)
+        raise gr.Error(tr("optimize.no_attack_photo", lang))
+    image = _optional_image(image_path, tr("optimize.photo_error", lang))
+    index = _target(target, lang)
     loaded, _ = load_model()  # the bundled model: always there
     flag = _attacks.start(request)
     try:
@@ -222,86 +377,90 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
         _attacks.finish(request, flag)
     if _visitor_left(request, flag):
         return  # the page was closed: nobody will see a result, so save none
-    name = short_name(index)
-    transfer = ("no second backbone's weights are available here (offline), so transfer is not tested"
-                if result.transfer is None else
-                f"{result.transfer['backbone']}: {_yes(result.transfer['fooled'])} "
-                f"(it says {result.transfer['after']['label']})")
-    stopped = f" · **stopped** ({flag.stop_reason()})" if flag.is_set() else ""
-    report = (
-        f"**{result.method.upper()}**, ε = {result.eps} levels, {result.steps_done} step(s), {result.seconds:.2f} s{stopped}\n\n"
-        f"| Check | Result |\n|---|---|\n"
-        f"| Fools the model (PNG written and re-read) | {_yes(result.fools_png)}: {result.after['label']} "
-        f"({result.after['prob']:.3f}) |\n"
-        f"| Still fools after JPEG re-encoding (quality 90) | {_yes(result.fools_jpeg)}: "
-        f"{result.jpeg_prediction['label']} |\n"
-        f"| Largest change L∞ | {result.linf} of 255 levels |\n"
-        f"| PSNR | {result.psnr:.1f} dB |\n"
-        f"| p({name}) before → after | {result.before['target_prob']:.4f} → {result.after['target_prob']:.4f} |\n"
-        f"| Transfer to a second backbone | {transfer} |"
-    )
+    name = short_name(index, lang)
+    transfer = (tr("optimize.no_transfer", lang) if result.transfer is None else
+                tr("optimize.transfer", lang, backbone=result.transfer["backbone"],
+                   fooled=_yes(result.transfer["fooled"], lang), label=_label(result.transfer["after"], lang)))
+    stopped = tr("optimize.attack_stopped", lang, reason=_stop_reason(flag, lang)) if flag.is_set() else ""
+    report = tr("optimize.report", lang, method=result.method.upper(), eps=result.eps, steps=result.steps_done,
+                seconds=number(result.seconds, lang, 2), stopped=stopped,
+                fools=_yes(result.fools_png, lang), after=_label(result.after, lang),
+                after_prob=number(result.after["prob"], lang, 3),
+                fools_jpeg=_yes(result.fools_jpeg, lang), jpeg=_label(result.jpeg_prediction, lang),
+                linf=result.linf, psnr=number(result.psnr, lang, 1), name=name,
+                p_before=number(result.before["target_prob"], lang, 4),
+                p_after=number(result.after["target_prob"], lang, 4), transfer=transfer)
     for path in _handed_over(result.adversarial, "adversarial", request, flag):
-        yield (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before),
-               _labels(result.top5_after), report, path)
+        yield (result.original, result.perturbation_image(), result.adversarial, _labels(result.top5_before, lang),
+               _labels(result.top5_after, lang), report, path)
+
+
+def intro_key() -> str:
+    """The tab's first line and the bundled model's weights badge, in both languages."""
+    def text(lang):
+        status = model_status(backbones.BUNDLED_MODEL, backbones.BUNDLED, backbones.BUNDLED_NOTE, lang)
+        return tr("optimize.intro_text", lang) + weights_badge(backbones.BUNDLED, status, lang)
+    return register("optimize.intro", en=text("en"), nl=text("nl"))
+
+
+def pick_key(number_: int, pick: str) -> str:
+    """A quick-pick button's class name: the Dutch page shows ImageNet's Dutch name."""
+    key = register(f"optimize.pick.{number_}", en=pick, nl=short_name(resolve_class(pick), "nl"))
+    if tr(key, "en") == tr(key, "nl"):  # "zebra", "flamingo": the same word in both languages
+        SAME_IN_DUTCH.add(key)
+    return key
 
 
 def build(context) -> None:
     # Said without loading the model: the page is served first, the model loads in the background.
-    gr.Markdown(
-        "Optimise the **image**, not the weights: the network is frozen and gradient ascent changes pixels. "
-        + weights_badge(backbones.BUNDLED, backbones.status_text(backbones.BUNDLED_MODEL, backbones.BUNDLED,
-                                                                 backbones.BUNDLED_NOTE)))
+    gr.Markdown(T(intro_key()))
     lesson_notes("optimize")
     choices = class_choices()
     with gr.Tabs():
-        with gr.Tab("Ideal image"):
+        with gr.Tab(T("optimize.tab_ideal")):
             _build_ideal(choices)
-        with gr.Tab("Adversarial image"):
+        with gr.Tab(T("optimize.tab_attack")):
             _build_attack(choices)
 
 
 def _build_ideal(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            target = gr.Dropdown(choices, value=str(resolve_class("tabby cat")), label="Target class (type to search)",
+            target = gr.Dropdown(choices, value=str(resolve_class("tabby cat")), label=T("optimize.target"),
                                  filterable=True, elem_id="ideal-target")
             with gr.Row():
-                picks = [gr.Button(pick, size="sm", min_width=60) for pick in ideal_core.QUICK_PICKS]
-            mode = gr.Radio(MODE_CHOICES, value=ideal_core.ROBUST, label="Mode")
-            start = gr.Radio(START_CHOICES, value="noise", label="Start from")
-            photo = ImageInput(type="filepath", label="Starting photo (for 'your photo')", sources=["upload", "clipboard"], height=160)
+                picks = [gr.Button(T(pick_key(number_, pick)), size="sm", min_width=60)
+                         for number_, pick in enumerate(ideal_core.QUICK_PICKS)]
+            mode = gr.Radio(MODE_CHOICES, value=ideal_core.ROBUST, label=T("optimize.mode"))
+            start = gr.Radio(START_CHOICES, value="noise", label=T("optimize.start"))
+            photo = ImageInput(type="filepath", label=T("optimize.photo"), sources=["upload", "clipboard"], height=160)
             tv = gr.Slider(0, 10, value=ideal_core.DEFAULT_TV, step=0.5, label=IMAGE_TV_LABEL,
                            info=IMAGE_TV_INFO)
             with gr.Row():
-                steps = gr.Slider(10, 400, value=ideal_core.DEFAULT_STEPS[ideal_core.ROBUST], step=10, label="Steps",
+                steps = gr.Slider(10, 400, value=ideal_core.DEFAULT_STEPS[ideal_core.ROBUST], step=10, label=T("optimize.steps"),
                                   elem_id="ideal-steps")
-                seed = gr.Number(0, precision=0, label="Seed", minimum=0)
-            gr.Markdown(f"<small>At most 400 steps and {MAX_JOB_SECONDS} s per run; starting photo: "
-                        f"{limits_text()}.</small>")
+                seed = gr.Number(0, precision=0, label=T("optimize.seed"), minimum=0)
+            gr.Markdown(T("optimize.ideal_limits"))
         with gr.Column(scale=6):
             # The buttons head the results column: on a phone the results come right under them.
             with gr.Row():
-                run = gr.Button("Make the ideal image", variant="primary", elem_id="ideal-run")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="ideal-stop")
+                run = gr.Button(T("optimize.run"), variant="primary", elem_id="ideal-run")
+                stop_button = gr.Button(T("optimize.stop"), variant="stop", elem_id="ideal-stop")
             with gr.Row():
-                image = gr.Image(label="Current image", height=300, interactive=False, elem_id="ideal-image",
+                image = gr.Image(label=T("optimize.image"), height=300, interactive=False, elem_id="ideal-image",
                                  format="png")
                 # Tall enough for the colour legend under the chart, which names the two lines.
-                plot = gr.LinePlot(x="step", y="value", color="series", label="p(target) and total variation",
-                                   title="p(target) and total variation", color_title="line", height=380,
+                plot = gr.LinePlot(x="step", y="value", color="series", label=T("optimize.plot"),
+                                   title=T("optimize.plot"), x_title=T("optimize.plot_step"),
+                                   y_title=T("optimize.plot_value"), color_title=T("optimize.plot_line"), height=380,
                                    elem_id="ideal-plot")
-            status = gr.Markdown("Pick a class and press *Make the ideal image*.", elem_id="ideal-status",
+            status = gr.Markdown(T("optimize.status_initial"), elem_id="ideal-status",
                                  elem_classes=["tll-status"])
             # Tiles that wrap onto a second row on a narrow screen, so the last frame is never cut off.
-            filmstrip = gr.Gallery(label="Filmstrip", columns=FILMSTRIP_FRAMES, height="auto", allow_preview=False,
+            filmstrip = gr.Gallery(label=T("optimize.filmstrip"), columns=FILMSTRIP_FRAMES, height="auto", allow_preview=False,
                                    elem_id="ideal-filmstrip", format="png", elem_classes=["tll-gallery", "tll-filmstrip"])
-            download = gr.File(label="The final image (8-bit PNG)", interactive=False)
-            gr.Markdown(
-                "<small>Objective: the class's pre-softmax **logit** minus the TV weight × total variation. "
-                "Maximising the probability instead lets the optimiser win by suppressing the other 999 classes, "
-                "which noise does best. Plain pixels reach a high score with noise the network happens to like; "
-                "the robust mode must survive random shifts, zooms, rotations and blurs, so only recognisable "
-                "textures work.</small>")
+            download = gr.File(label=T("optimize.final_image"), interactive=False)
+            gr.Markdown(T("optimize.objective"))
 
     for button, pick in zip(picks, ideal_core.QUICK_PICKS):
         # Set in the browser, no round trip: a Run clicked right after already sees the new class.
@@ -316,33 +475,32 @@ def _build_ideal(choices) -> None:
 def _build_attack(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            source = ImageInput(type="filepath", label="Photo to attack", sources=["upload", "webcam", "clipboard"], height=240,
+            source = ImageInput(type="filepath", label=T("optimize.attack_source"), sources=["upload", "webcam", "clipboard"], height=240,
                                 elem_id="attack-source")
-            gr.Examples([[example_path(name)] for name in ATTACK_EXAMPLES], inputs=[source], label="Examples")
-            target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label="Make the model see (type to search)",
+            gr.Examples([[example_path(name)] for name in ATTACK_EXAMPLES], inputs=[source], label=T("optimize.examples"))
+            target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label=T("optimize.attack_target"),
                                  filterable=True, elem_id="attack-target")
-            eps = gr.Slider(1, 16, value=2, step=1, label="Budget ε (pixel levels of 255)",
-                            info="every pixel changes by at most this much")
+            eps = gr.Slider(1, 16, value=2, step=1, label=T("optimize.eps"), info=T("optimize.eps_info"))
             with gr.Row():
-                steps = gr.Slider(1, 100, value=40, step=1, label="Steps (PGD stops early once it fools)")
+                steps = gr.Slider(1, 100, value=40, step=1, label=T("optimize.attack_steps"))
                 tv = gr.Slider(0, 10, value=0, step=0.5, label=CHANGE_TV_LABEL)
-            method = gr.Radio([("targeted PGD", attack_core.PGD), ("one-step FGSM", attack_core.FGSM)],
-                              value=attack_core.PGD, label="Method")
+            method = gr.Radio([(T("optimize.method_pgd"), attack_core.PGD), (T("optimize.method_fgsm"), attack_core.FGSM)],
+                              value=attack_core.PGD, label=T("optimize.method"))
             with gr.Row():
-                run = gr.Button("Attack", variant="primary", elem_id="attack-run")
-                attack_stop = gr.Button("Stop", variant="stop", elem_id="attack-stop")
-            gr.Markdown(f"<small>At most 100 steps and {MAX_JOB_SECONDS} s per attack; {limits_text()}.</small>")
+                run = gr.Button(T("optimize.attack_run"), variant="primary", elem_id="attack-run")
+                attack_stop = gr.Button(T("optimize.stop"), variant="stop", elem_id="attack-stop")
+            gr.Markdown(T("optimize.attack_limits"))
         with gr.Column(scale=6):
             with gr.Row():
-                original = gr.Image(label="Original crop", height=200, interactive=False, format="png")
-                change = gr.Image(label="Change (amplified)", height=200, interactive=False, format="png")
-                adversarial = gr.Image(label="Adversarial", height=200, interactive=False, format="png",
+                original = gr.Image(label=T("optimize.original"), height=200, interactive=False, format="png")
+                change = gr.Image(label=T("optimize.change"), height=200, interactive=False, format="png")
+                adversarial = gr.Image(label=T("optimize.adversarial"), height=200, interactive=False, format="png",
                                        elem_id="attack-adversarial")
             with gr.Row():
-                before = gr.Label(num_top_classes=5, label="Top-5 before")
-                after = gr.Label(num_top_classes=5, label="Top-5 after (PNG re-read)", elem_id="attack-after")
+                before = gr.Label(num_top_classes=5, label=T("optimize.top_before"))
+                after = gr.Label(num_top_classes=5, label=T("optimize.top_after"), elem_id="attack-after")
             report = gr.Markdown(elem_id="attack-report")
-            download = gr.File(label="Adversarial image (8-bit PNG)", interactive=False)
+            download = gr.File(label=T("optimize.attack_file"), interactive=False)
     attacked = run.click(run_attack, [source, target, eps, steps, tv, method],
                          [original, change, adversarial, before, after, report, download],
                          api_name="attack", concurrency_limit=2, concurrency_id="optvis")
