@@ -123,5 +123,5 @@ def the_one_match(partial: list[int], text: str, describe, kind: str = "class", 
     if not partial:
         raise error(f"no {kind} is called {text!r} (give its index or its name)")
     shown = "; ".join(describe(i) for i in partial[:6])
-    raise error(f"{text!r} matches {len(partial)} {kind}es ({shown}{'…' if len(partial) > 6 else ''}): "
+    raise error(f"{text!r} matches several {kind}es ({len(partial)}: {shown}{'…' if len(partial) > 6 else ''}): "
                 "be more specific or give the index")
