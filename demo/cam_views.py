@@ -15,42 +15,10 @@ from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from core.imagenet import localize_top
 from demo.components import friendly_errors, weight_kind
-from demo.i18n import T, add_strings, percent, request_language, tr
+from demo.i18n import T, add_strings, load_strings, percent, request_language, tr
 
 TOP_CLASS = "__top__"
-add_strings({
-    "cam.classify_title": {"en": "#### Where does it look?", "nl": "#### Waar kijkt het model?"},
-    "cam.auto": {"en": "Show the heat map after each classification",
-                 "nl": "Toon de warmtekaart na elke classificatie"},
-    "cam.class_picker": {"en": "Map for class (pick one, or type a class name)",
-                         "nl": "Kaart voor klasse (kies er een, of typ een klassenaam)"},
-    "cam.top_class": {"en": "the top class", "nl": "de bovenste klasse"},
-    "cam.show": {"en": "Show where it looks", "nl": "Toon waar het kijkt"},
-    "cam.classify_map": {"en": "Heat map on the model's input crop (red: most evidence)",
-                         "nl": "Warmtekaart op de uitsnede die het model krijgt (rood: meeste bewijs)"},
-    "cam.caption": {"en": "**{label}** ({prob}): red is where the evidence for this class is ({method}).",
-                    "nl": "**{label}** ({prob}): rood is waar het bewijs voor deze klasse zit ({method})."},
-    "cam.finetune_title": {"en": "#### Where your trained model looked (click a photo in either gallery above)",
-                           "nl": "#### Waar jouw getrainde model keek (klik op een foto in een van de galerijen hierboven)"},
-    "cam.predicted_map": {"en": "Evidence for what it said", "nl": "Bewijs voor wat het zei"},
-    "cam.true_map": {"en": "Evidence for the true class", "nl": "Bewijs voor de echte klasse"},
-    "cam.finetune_caption": {"en": "It said **{predicted}** ({prob}) because it looked here (left); "
-                                   "for **{true}** it would look here (right).",
-                             "nl": "Het zei **{predicted}** ({prob}) omdat het hier keek (links); "
-                                   "voor **{true}** zou het hier kijken (rechts)."},
-    "cam.finetune_right": {"en": "It said **{predicted}** ({prob}), which is right; it looked here.",
-                           "nl": "Het zei **{predicted}** ({prob}), en dat klopt; het keek hier."},
-    "cam.no_model": {"en": "Train a model first: the maps are your trained model's.",
-                     "nl": "Train eerst een model: de kaarten zijn van jouw getrainde model."},
-    "cam.attack_title": {"en": "#### Where it looks, before and after the attack",
-                         "nl": "#### Waar het kijkt, voor en na de aanval"},
-    "cam.before_map": {"en": "Before: evidence for its answer", "nl": "Voor: bewijs voor zijn antwoord"},
-    "cam.after_map": {"en": "After: evidence for its new answer", "nl": "Na: bewijs voor zijn nieuwe antwoord"},
-    "cam.attack_caption": {"en": "Before it says **{before}**, after **{after}**. The label flips; compare where the "
-                                 "heat is. Overlap of the two maps: {overlap} (100 % = the same places).",
-                           "nl": "Eerst zegt het **{before}**, daarna **{after}**. Het label slaat om; vergelijk waar de "
-                                 "warmte zit. Overlap van de twee kaarten: {overlap} (100% = dezelfde plekken)."},
-})
+add_strings(*load_strings("cam_views"))  # this tab's English and Dutch: demo/strings/cam_views.json
 
 
 def _percent(fraction: float, lang: str | None) -> str:

@@ -7,17 +7,13 @@ import gradio as gr
 from gradio import processing_utils
 
 from core.images import MAX_FILE_BYTES, MESSAGES, UNNAMED, ImageLoadError
-from demo.i18n import STRINGS, T, add_strings, default_language, number, request_language, tr
+from demo.i18n import (
+    STRINGS, T, add_strings, default_language, load_strings, number, request_language, tr)
 
 # The shared pieces' visible text: messages every tab can show, the backbone pickers' titles.
+add_strings(*load_strings("components"))  # this tab's English and Dutch: demo/strings/components.json
+# Strings whose English is core's own text (one source for the UI and the command line).
 add_strings({
-    "errors.unexpected": {"en": "Something went wrong ({name}). Please try another input.",
-                          "nl": "Er ging iets mis ({name}). Probeer een andere invoer."},
-    "upload.pasted_too_big": {"en": "The pasted image is over the {mb} MB limit.",
-                              "nl": "De geplakte afbeelding is groter dan de limiet van {mb} MB."},
-    "upload.lost": {"en": "The image did not arrive: please upload it again.",
-                    "nl": "De afbeelding is niet aangekomen: upload hem opnieuw."},
-    # core.images.ImageLoadError, by its key ("image.<key>"; English = core.images.MESSAGES).
     "image.not_array": {"en": MESSAGES["not_array"], "nl": "geen beeldarray (vorm {shape})"},
     "image.not_found": {"en": MESSAGES["not_found"], "nl": "bestand niet gevonden"},
     "image.folder": {"en": MESSAGES["folder"], "nl": "is een map, geen afbeelding"},
@@ -43,34 +39,6 @@ add_strings({
                         "nl": "de afbeelding is {width}x{height} pixels, meer dan de limiet van {limit_mp} megapixel"},
     "image.unnamed.image": {"en": UNNAMED["image"], "nl": "afbeelding"},
     "image.unnamed.upload": {"en": UNNAMED["upload"], "nl": "je upload"},
-    # The backbone pickers (core.backbones.CHOICES): shown titles; the value stays the timm name.
-    "backbone.tf_efficientnet_lite0": {"en": "EfficientNet-Lite0 (bundled, offline)",
-                                       "nl": "EfficientNet-Lite0 (meegeleverd, offline)"},
-    "backbone.vgg16_tv_in1k": {"en": "VGG-16 (hub)", "nl": "VGG-16 (via de hub)"},
-    "backbone.resnet50_a1_in1k": {"en": "ResNet-50 (hub)", "nl": "ResNet-50 (via de hub)"},
-    "backbone.mobilenetv3_large_100_ra_in1k": {"en": "MobileNetV3-Large (hub)", "nl": "MobileNetV3-Large (via de hub)"},
-    "backbone.yours": {"en": "★ {name} (yours)", "nl": "★ {name} (van jou)"},
-    # Which weights a model runs with: the notes core adds (core.backbones, core.trained, core.weights).
-    "weights.note.random": {"en": "architecture only, random initialisation",
-                            "nl": "alleen de architectuur, willekeurig geïnitialiseerd"},
-    "weights.note.trained": {"en": "{mode} mode on {backbone}", "nl": "modus {mode} op {backbone}"},
-    "weights.note.trained_acc": {"en": "{mode} mode on {backbone}, {how} accuracy {acc}",
-                                 "nl": "modus {mode} op {backbone}, {how} {acc}"},
-    "weights.note.validation": {"en": "validation", "nl": "nauwkeurigheid op de validatiefoto's"},
-    "weights.note.cross-validated": {"en": "cross-validated", "nl": "gekruisvalideerde nauwkeurigheid"},
-    "weights.mode.frozen": {"en": "frozen", "nl": "bevroren"},
-    "weights.mode.top": {"en": "top", "nl": "bovenste blokken"},
-    "weights.mode.full": {"en": "full", "nl": "volledig"},
-    "weights.mode.scratch": {"en": "scratch", "nl": "vanaf nul"},
-    "weights.unavailable": {"en": "{name} weights unavailable ({reason}); using the bundled {bundled} instead",
-                            "nl": "de gewichten van {name} zijn niet beschikbaar ({reason}); in plaats daarvan draait "
-                                  "het meegeleverde {bundled}"},
-    "weights.hub_unreachable": {"en": "the Hugging Face hub is unreachable (no network?) and {repo} is not cached",
-                                "nl": "de Hugging Face Hub is niet bereikbaar (geen netwerk?) en {repo} staat niet in "
-                                      "de lokale cache"},
-    "weights.hub_offline": {"en": "{repo} is not in the local cache and HF_HUB_OFFLINE is set",
-                            "nl": "{repo} staat niet in de lokale cache en HF_HUB_OFFLINE staat aan"},
-    "weights.hub_failed": {"en": "could not download {file}: {error}", "nl": "{file} downloaden is mislukt: {error}"},
 })
 
 

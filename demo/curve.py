@@ -14,7 +14,7 @@ from PIL import Image
 
 from core import backbones, curve, datasets
 from demo.components import friendly_errors
-from demo.i18n import STRINGS, T, add_strings, percent, request_language, tr
+from demo.i18n import STRINGS, T, add_strings, load_strings, percent, request_language, tr
 from demo.jobs import SessionJobs
 
 MAX_CURVE_SECONDS = int(os.environ.get("TLL_MAX_CURVE_SECONDS", "600"))
@@ -22,65 +22,7 @@ MAX_UI_DRAWS = 10
 _jobs = SessionJobs("learning curve", MAX_CURVE_SECONDS)
 
 # Everything a visitor reads, in English and Dutch (demo/i18n.py add_strings).
-add_strings({
-    "curve.heading": {"en": "#### 3 · How many photos do you need?", "nl": "#### 3 · Hoeveel foto's heb je nodig?"},
-    "curve.intro": {
-        "en": "For each size, that many photos per class are drawn at random (several times) from your data, "
-              "a head trains on them, and it is tested on photos **never drawn for training**. Once with the "
-              "pretrained network's features, once with **the same network with random weights**: the gap between "
-              "the two lines is what pretraining on ImageNet is worth. The band shows the best and worst draw.",
-        "nl": "Voor elke grootte worden zoveel foto's per klasse willekeurig (een paar keer) uit je gegevens "
-              "getrokken, daarop traint een nieuwe laatste laag, en die wordt getest op foto's die **nooit voor "
-              "training getrokken zijn**. Eén keer met de kenmerken van het voorgetrainde netwerk, één keer met "
-              "**hetzelfde netwerk met willekeurige gewichten**: het verschil tussen de twee lijnen is wat "
-              "voortrainen op ImageNet waard is. De band toont de beste en de slechtste trekking.",
-    },
-    "curve.sizes": {"en": "Photos per class to try", "nl": "Aantallen foto's per klasse om te proberen"},
-    "curve.sizes_info": {"en": "comma-separated, e.g. 1,2,5,10,20 (sizes a class cannot give are left out)",
-                         "nl": "gescheiden door komma's, bijv. 1,2,5,10,20 (aantallen die een klasse niet heeft, "
-                               "vallen weg)"},
-    "curve.draws": {"en": "Random draws per size", "nl": "Willekeurige trekkingen per aantal"},
-    "curve.run": {"en": "Draw the learning curve", "nl": "Teken de leercurve"},
-    "curve.stop": {"en": "Stop", "nl": "Stoppen"},
-    "curve.plot": {"en": "Learning curve", "nl": "Leercurve"},
-    "curve.table": {"en": "Accuracy on the held-out photos", "nl": "Nauwkeurigheid op de achtergehouden foto's"},
-    "curve.reading": {"en": "reading the images", "nl": "de afbeeldingen inlezen"},
-    "curve.features": {"en": "computing {weights} features once: {done}/{total} photos",
-                       "nl": "kenmerken eenmalig berekenen ({weights} netwerk): {done}/{total} foto's"},
-    "curve.progress_point": {"en": "{weights}, {size} per class: mean accuracy {mean}",
-                             "nl": "{weights}, {size} per klasse: gemiddelde nauwkeurigheid {mean}"},
-    "curve.started": {"en": "Drawing the curve on {summary}: {test} photos held out for testing.",
-                      "nl": "De curve wordt getekend op {summary}: {test} foto's achtergehouden om te testen."},
-    "curve.point": {"en": "{weights} features, **{size}** per class: mean **{mean}** (draws {low}–{high})",
-                    "nl": "{weights} netwerk, **{size}** per klasse: gemiddeld **{mean}** (trekkingen {low}–{high})"},
-    "curve.done": {"en": "**Done:** {count} points on {test} held-out photos.",
-                   "nl": "**Klaar:** {count} punten op {test} achtergehouden foto's."},
-    "curve.stopped": {"en": "**Stopped** ({reason}): the points so far are kept.",
-                      "nl": "**Gestopt** ({reason}): de punten tot nu toe blijven staan."},
-    "curve.dropped": {"en": " Sizes {sizes} were left out: the smallest class cannot give that many and keep test "
-                            "photos apart.",
-                      "nl": " De aantallen {sizes} zijn weggelaten: de kleinste klasse heeft er niet zoveel als er ook "
-                            "testfoto's apart moeten blijven."},
-    "curve.nothing": {"en": "Nothing is drawing a curve.", "nl": "Er wordt geen curve getekend."},
-    "curve.stopping": {"en": "**Stopping** after this point…", "nl": "**Stoppen** na dit punt…"},
-    "curve.bad_draws": {"en": "Draws must be between 1 and {most}.", "nl": "Het aantal trekkingen moet tussen 1 en {most} liggen."},
-    "curve.bad_sizes": {"en": "sizes must be whole numbers from 1 to {most}, e.g. 1,2,5,10,20 (got {text!r})",
-                        "nl": "de aantallen moeten hele getallen van 1 tot {most} zijn, bijv. 1,2,5,10,20 "
-                              "(gekregen: {text!r})"},
-    "curve.weights.pretrained": {"en": "pretrained", "nl": "voorgetraind"},
-    "curve.weights.random": {"en": "random", "nl": "willekeurig"},
-    "curve.columns": {"en": "photos per class|weights|mean %|min %|max %|draws|test photos",
-                      "nl": "foto's per klasse|gewichten|gemiddeld %|min. %|max. %|trekkingen|testfoto's"},
-    # The figure (core.curve.plot_curve draws it with these words)
-    "curve.fig.title": {"en": "How many photos do you need?", "nl": "Hoeveel foto's heb je nodig?"},
-    "curve.fig.x": {"en": "training photos per class (log scale)",
-                    "nl": "trainingsfoto's per klasse (logaritmische schaal)"},
-    "curve.fig.y": {"en": "accuracy on {n} held-out photos", "nl": "nauwkeurigheid op {n} achtergehouden foto's"},
-    "curve.fig.pretrained": {"en": "pretrained {name} features", "nl": "voorgetrainde kenmerken van {name}"},
-    "curve.fig.random": {"en": "same network, random weights", "nl": "zelfde netwerk, willekeurige gewichten"},
-    "curve.fig.chance": {"en": "chance ({value:.0%})", "nl": "gokken ({value:.0%})"},
-    "curve.fig.band": {"en": "min–max of {draws} draws", "nl": "min.–max. van {draws} trekkingen"},
-})
+add_strings(*load_strings("curve"))  # this tab's English and Dutch: demo/strings/curve.json
 FIGURE_WORDS = ("title", "x", "y", curve.PRETRAINED, curve.RANDOM, "chance", "band")
 
 

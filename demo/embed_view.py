@@ -12,54 +12,11 @@ import gradio as gr
 from core import backbones, embed
 from core.weights import load_model
 from demo.components import friendly_errors
-from demo.i18n import T, add_strings, percent, request_language, tr
+from demo.i18n import T, add_strings, load_strings, percent, request_language, tr
 
 MAX_POINTS = 300  # photos on one map: more become an unreadable heap (and cost CPU)
 # Every visible text of the panel, in English and Dutch (demo/i18n.py add_strings).
-add_strings({
-    "embed.title": {"en": "Feature-space map: why a straight line separates your classes",
-                    "nl": "Kaart van de kenmerkruimte: waarom een rechte lijn je klassen scheidt"},
-    "embed.intro": {
-        "en": "Each photo is placed by the features the backbone hands to its last layer (PCA to 2-D). "
-              "If the classes already lie apart here, the new last layer only has to draw a line. "
-              "**Click a photo** on a map to see it and its 5 nearest neighbours.",
-        "nl": "Elke foto staat op de plek die de kenmerken bepalen die het basisnetwerk aan zijn laatste laag "
-              "doorgeeft (met PCA naar 2-D). Liggen de klassen hier al uit elkaar, dan hoeft de nieuwe laatste laag "
-              "alleen een lijn te trekken. **Klik op een foto** op een kaart om hem en zijn 5 naaste buren te zien.",
-    },
-    "embed.method": {"en": "Layout", "nl": "Indeling"},
-    "embed.pca": {"en": "PCA (instant)", "nl": "PCA (meteen klaar)"},
-    "embed.tsne": {"en": "t-SNE (slower, keeps neighbours)", "nl": "t-SNE (trager, houdt buren bij elkaar)"},
-    "embed.draw": {"en": "Draw the maps of the training photos", "nl": "Teken de kaarten van de trainingsfoto's"},
-    "embed.pretrained": {"en": "Pretrained features", "nl": "Voorgetrainde kenmerken"},
-    "embed.random": {"en": "Same network, random weights", "nl": "Zelfde netwerk, willekeurige gewichten"},
-    "embed.trained": {"en": "Your trained model's features", "nl": "Kenmerken van je getrainde model"},
-    "embed.summary": {"en": "5-nearest-neighbour accuracy in the full feature space (leave-one-out): "
-                            "**pretrained {pretrained}**, random weights {random}{trained}. Chance is about {chance}.",
-                      "nl": "Nauwkeurigheid van de 5 naaste buren in de volledige kenmerkruimte (leave-one-out): "
-                            "**voorgetraind {pretrained}**, willekeurige gewichten {random}{trained}. Gokken geeft "
-                            "ongeveer {chance}."},
-    "embed.trained_part": {"en": ", your trained model {acc}", "nl": ", je getrainde model {acc}"},
-    "embed.frozen_same": {"en": " (your latest model is frozen-mode: its features are the pretrained ones)",
-                          "nl": " (je laatste model is bevroren getraind: zijn kenmerken zijn de voorgetrainde)"},
-    "embed.picked": {"en": "**{name}** (class **{cls}**), on the {which} map. Its 5 nearest neighbours there: "
-                           "{right} of 5 of the same class.",
-                     "nl": "**{name}** (klasse **{cls}**), op de kaart {which}. Van zijn 5 naaste buren daar zijn er "
-                           "{right} van dezelfde klasse."},
-    "embed.which.pretrained": {"en": "pretrained features", "nl": "voorgetrainde kenmerken"},
-    "embed.which.random": {"en": "same network, random weights", "nl": "zelfde netwerk, willekeurige gewichten"},
-    "embed.which.trained": {"en": "your trained model's features", "nl": "kenmerken van je getrainde model"},
-    "embed.neighbours": {"en": "The photo and its nearest neighbours (full feature space)",
-                         "nl": "De foto en zijn naaste buren (volledige kenmerkruimte)"},
-    "embed.nothing": {"en": "Draw the maps first.", "nl": "Teken eerst de kaarten."},
-    "embed.too_few": {"en": "At least 3 photos are needed for a map.", "nl": "Voor een kaart zijn minstens 3 foto's nodig."},
-    "embed.this_photo": {"en": "this photo: {name}", "nl": "deze foto: {name}"},
-    "embed.progress.pretrained": {"en": "pretrained features", "nl": "voorgetrainde kenmerken"},
-    "embed.progress.random": {"en": "random-weight features", "nl": "kenmerken met willekeurige gewichten"},
-    "embed.progress.trained": {"en": "your model's features", "nl": "kenmerken van je model"},
-    "embed.knn": {"en": "5-nearest-neighbour accuracy {acc} (leave-one-out, full {dims}-number features)",
-                  "nl": "5 naaste buren: {acc} goed (leave-one-out, alle {dims} kenmerkgetallen)"},
-})
+add_strings(*load_strings("embed_view"))  # this tab's English and Dutch: demo/strings/embed_view.json
 WHICH = ("pretrained", "random", "trained")
 
 

@@ -22,51 +22,10 @@ from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from demo import example_path
 from demo.components import PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_status
-from demo.i18n import T, add_strings, request_language, tr
+from demo.i18n import T, add_strings, load_strings, request_language, tr
 from demo.notes import lesson_notes
 
-add_strings({
-    "features.available": {
-        "en": "Showing **VGG-16**, the lesson's network (138 M parameters, 2014), with its ImageNet weights.",
-        "nl": "Je ziet **VGG-16**, het netwerk uit de les (138 miljoen parameters, 2014), met zijn ImageNet-gewichten.",
-    },
-    "features.unavailable": {
-        "en": "⚠️ **VGG-16's pretrained weights are not available here** (offline and not in the local cache), so "
-              "this tab starts with the bundled **EfficientNet-Lite0**. Pick *VGG-16* with weights *random (untrained)* "
-              "to see the lesson's architecture with untrained filters: compare them with trained ones!",
-        "nl": "⚠️ **De voorgetrainde gewichten van VGG-16 zijn hier niet beschikbaar** (offline en niet lokaal "
-              "opgeslagen), dus dit tabblad begint met het meegeleverde **EfficientNet-Lite0**. Kies *VGG-16* met "
-              "gewichten *willekeurig (ongetraind)* om de bouw van het netwerk uit de les met ongetrainde filters te "
-              "zien: vergelijk ze met getrainde!",
-    },
-    "features.image": {"en": "Your image", "nl": "Jouw afbeelding"},
-    "features.backbone": {"en": "Backbone", "nl": "Basisnetwerk (backbone)"},
-    "features.weights": {"en": "Weights", "nl": "Gewichten"},
-    "features.run": {"en": "Show feature maps", "nl": "Toon kenmerkkaarten"},
-    "features.examples": {"en": "Examples (click one)", "nl": "Voorbeelden (klik er een aan)"},
-    "features.crop": {"en": "What the model sees", "nl": "Wat het model ziet"},
-    "features.layer": {"en": "Layer (in the order the network computes them)",
-                       "nl": "Laag (in de volgorde waarin het netwerk ze berekent)"},
-    "features.count": {"en": "Channels in the grid (most active first)",
-                       "nl": "Kanalen in het raster (actiefste eerst)"},
-    "features.channel": {"en": "Channel to enlarge, or click a tile in the grid",
-                         "nl": "Kanaal om te vergroten, of klik op een tegel in het raster"},
-    "features.channel_range": {"en": "Channel to enlarge (0–{last}), or click a tile in the grid",
-                               "nl": "Kanaal om te vergroten (0–{last}), of klik op een tegel in het raster"},
-    "features.cmap": {"en": "Colormap (perceptual)", "nl": "Kleurenschaal (perceptueel)"},
-    "features.grid": {"en": "The most active channels of this layer", "nl": "De actiefste kanalen van deze laag"},
-    "features.channel_view": {"en": "One channel, enlarged and laid over the input",
-                              "nl": "Eén kanaal, vergroot en over de invoer gelegd"},
-    "features.strip": {"en": "The final feature block (what a classifier head reads)",
-                       "nl": "Het laatste kenmerkblok (wat een classificatiekop leest)"},
-    "features.table": {"en": "All layers: shapes and statistics", "nl": "Alle lagen: vormen en statistieken"},
-    "features.fallback": {"en": "{name} weights unavailable ({error}); using the bundled {bundled} instead",
-                          "nl": "gewichten van {name} niet beschikbaar ({error}); in plaats daarvan wordt het "
-                                "meegeleverde {bundled} gebruikt"},
-    "features.fallback_hint": {"en": ". Pick weights “{random}” to see {backbone}'s own layers with random filters.",
-                               "nl": ". Kies gewichten “{random}” om de eigen lagen van {backbone} met willekeurige "
-                                     "filters te zien."},
-})
+add_strings(*load_strings("features"))  # this tab's English and Dutch: demo/strings/features.json
 
 EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 LESSON_BACKBONE = "vgg16.tv_in1k"

@@ -15,7 +15,8 @@ from core import images as core_images
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
-from demo.i18n import STRINGS, T, add_strings, number, percent, register, request_language, tr
+from demo.i18n import (
+    STRINGS, T, add_strings, load_strings, number, percent, register, request_language, tr)
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
 
@@ -30,41 +31,13 @@ PET_KINDS = {"cat vs dog": "finetune.pets.cats_dogs", "37 breeds": "finetune.pet
 # Every visible text of the tab, in English and Dutch (demo/i18n.py add_strings).
 from core.pets import MESSAGES as pets_messages  # noqa: E402 - core.pets' English, beside its Dutch
 
+add_strings(*load_strings("finetune"))  # this tab's English and Dutch: demo/strings/finetune.json
+# Strings whose English is core's own text (one source for the UI and the command line).
 add_strings({
-    # Data sources and the intro
     "finetune.source.uploads": {"en": UPLOADS, "nl": "je eigen foto's, klasse per klasse"},
     "finetune.source.zip": {"en": ZIP, "nl": "een .zip met een map per klasse"},
     "finetune.source.samples": {"en": SAMPLES, "nl": "een voorbeeldset"},
     "finetune.source.pets": {"en": PETS, "nl": "Oxford-IIIT Pet-voorbeeld (heeft internet nodig)"},
-    "finetune.pets.cats_dogs": {"en": "cat vs dog", "nl": "kat of hond"},
-    "finetune.pets.breeds": {"en": "37 breeds", "nl": "37 rassen"},
-    "finetune.intro": {"en": "", "nl": ""},  # filled in by build(): it holds the limits
-    # Step 1 · Data
-    "finetune.data": {"en": "#### 1 · Data", "nl": "#### 1 · Gegevens"},
-    "finetune.source": {"en": "Train on", "nl": "Trainen op"},
-    "finetune.class_name": {"en": "Class name", "nl": "Naam van de klasse"},
-    "finetune.class_placeholder": {"en": "e.g. cat", "nl": "bijv. kat"},
-    "finetune.class_files": {"en": "Its images", "nl": "De afbeeldingen ervan"},
-    "finetune.add_class": {"en": "Add class", "nl": "Klasse toevoegen"},
-    "finetune.clear_classes": {"en": "Remove all classes", "nl": "Alle klassen verwijderen"},
-    "finetune.zip": {"en": ".zip with one folder per class (e.g. cat/…, dog/…)",
-                     "nl": ".zip met een map per klasse (bijv. kat/…, hond/…)"},
-    "finetune.sample": {"en": "Sample set", "nl": "Voorbeeldset"},
-    "finetune.no_samples": {"en": "none: start the app with --samples DIR (or set TLL_SAMPLES_DIR) to offer a class set",
-                            "nl": "geen: start de app met --samples MAP (of zet TLL_SAMPLES_DIR) om een set klassen "
-                                  "aan te bieden"},
-    "finetune.pets": {"en": "Oxford-IIIT Pet (CC BY-SA 4.0)", "nl": "Oxford-IIIT Pet (CC BY-SA 4.0)"},  # a name
-    "finetune.pets_per_class": {"en": "Images per class", "nl": "Afbeeldingen per klasse"},
-    "finetune.validation": {"en": "Validation", "nl": "Validatie"},
-    "finetune.val_split": {"en": "Held out for validation (per class, at least 1)",
-                           "nl": "Achtergehouden voor validatie (per klasse, minstens 1)"},
-    "finetune.val_split_info": {"en": "", "nl": ""},  # filled in by build()
-    "finetune.val_zip": {"en": "…or a separate validation .zip (same class folders)",
-                         "nl": "…of een aparte validatie-.zip (dezelfde klassenmappen)"},
-    # Step 2 · Training
-    "finetune.training": {"en": "#### 2 · Training", "nl": "#### 2 · Trainen"},
-    "finetune.backbone": {"en": "Backbone", "nl": "Basisnetwerk (backbone)"},
-    "finetune.mode": {"en": "Mode", "nl": "Manier van trainen"},
     "finetune.mode.frozen": {"en": finetune.MODE_TITLES[finetune.FROZEN],
                              "nl": "bevroren (kenmerkextractor: alleen een nieuwe laatste laag traint)"},
     "finetune.mode.top": {"en": finetune.MODE_TITLES[finetune.TOP],
@@ -73,118 +46,6 @@ add_strings({
                            "nl": "volledig bijtrainen (elk gewicht traint; traag op een CPU)"},
     "finetune.mode.scratch": {"en": finetune.MODE_TITLES[finetune.SCRATCH],
                               "nl": "vanaf nul (zelfde netwerk, willekeurige gewichten)"},
-    # A mode's short name, in run names on the plots ("#1 frozen")
-    "finetune.short.frozen": {"en": "frozen", "nl": "bevroren"},
-    "finetune.short.top": {"en": "top", "nl": "bovenste blokken"},
-    "finetune.short.full": {"en": "full", "nl": "volledig"},
-    "finetune.short.scratch": {"en": "scratch", "nl": "vanaf nul"},
-    "finetune.epochs": {"en": "Epochs", "nl": "Epochs"},
-    "finetune.seed": {"en": "Seed", "nl": "Seed"},  # the word Dutch ML lessons use
-    "finetune.overlay": {"en": "Keep earlier runs on the plot (compare modes)",
-                         "nl": "Eerdere runs in de grafiek laten staan (manieren vergelijken)"},
-    "finetune.train": {"en": "Train", "nl": "Trainen"},
-    "finetune.stop": {"en": "Stop", "nl": "Stoppen"},
-    # Plots
-    "finetune.loss": {"en": "Loss", "nl": "Verlies (loss)"},
-    "finetune.loss_y": {"en": "cross-entropy loss", "nl": "kruisentropie-verlies"},
-    "finetune.accuracy": {"en": "Accuracy (%)", "nl": "Nauwkeurigheid (%)"},
-    "finetune.accuracy_y": {"en": "accuracy %", "nl": "nauwkeurigheid %"},
-    "finetune.one_run": {"en": " · {run}", "nl": " · {run}"},
-    "finetune.runs": {"en": " · {count} runs, latest {run}", "nl": " · {count} runs, laatste {run}"},
-    "finetune.split.train": {"en": "train", "nl": "training"},
-    "finetune.split.val": {"en": "val", "nl": "validatie"},
-    "finetune.series": {"en": "series", "nl": "reeks"},
-    # Tables and galleries
-    "finetune.confusion": {"en": "Confusion matrix (held-out predictions): click a cell to see its images",
-                           "nl": "Verwarringsmatrix (voorspellingen op achtergehouden foto's): klik op een cel "
-                                 "voor de foto's ervan"},
-    "finetune.confusion_corner": {"en": "true ↓ / predicted →", "nl": "echt ↓ / voorspeld →"},
-    "finetune.per_class": {"en": "Per-class accuracy (held-out predictions)",
-                           "nl": "Nauwkeurigheid per klasse (achtergehouden foto's)"},
-    "finetune.per_class_headers": {"en": "class|held-out images|correct|accuracy %",
-                                   "nl": "klasse|achtergehouden foto's|goed|nauwkeurigheid %"},
-    "finetune.cell_gallery": {"en": "Images of the clicked cell", "nl": "Foto's van de aangeklikte cel"},
-    "finetune.wrong": {"en": "Misclassified held-out images (true → predicted)",
-                       "nl": "Verkeerd geclassificeerde achtergehouden foto's (echt → voorspeld)"},
-    "finetune.export": {"en": "Download: the model (.safetensors) and its config (.json)",
-                        "nl": "Downloaden: het model (.safetensors) en zijn instellingen (.json)"},
-    "finetune.cell_all": {"en": "all validation images of **{name}**: {count}",
-                          "nl": "alle validatiefoto's van **{name}**: {count}"},
-    "finetune.cell_pair": {"en": "true **{true}**, predicted **{predicted}**: {count} image(s)",
-                           "nl": "echt **{true}**, voorspeld **{predicted}**: {count} foto('s)"},
-    # The class list (uploads)
-    "finetune.no_class_yet": {"en": "_No class yet: type a name, drop its images, press **Add class**._",
-                              "nl": "_Nog geen klasse: typ een naam, sleep de foto's erheen, klik op "
-                                    "**Klasse toevoegen**._"},
-    "finetune.class_line": {"en": "- **{name}**: {count} image(s)", "nl": "- **{name}**: {count} foto('s)"},
-    "finetune.class_count": {"en": "{count} class(es):", "nl": "{count} klasse(n):"},
-    "finetune.drop_first": {"en": "Drop some images of {name!r} first.", "nl": "Sleep eerst wat foto's van {name!r} hierheen."},
-    "finetune.too_many_uploaded": {"en": "At most 20 classes can be uploaded one by one (use a .zip for more).",
-                                   "nl": "Je kunt hoogstens 20 klassen een voor een uploaden (gebruik een .zip voor meer)."},
-    "finetune.image_limit": {"en": "That makes {total} images: the limit is {most} in all.",
-                             "nl": "Dat worden {total} foto's: de grens is {most} in totaal."},
-    # What a data source still lacks (said before training)
-    "finetune.need_classes": {"en": "add at least two classes of images first (name, images, Add class)",
-                              "nl": "voeg eerst minstens twee klassen met foto's toe (naam, foto's, Klasse toevoegen)"},
-    "finetune.need_zip": {"en": "upload a .zip with one folder per class first",
-                          "nl": "upload eerst een .zip met een map per klasse"},
-    "finetune.need_sample": {"en": "no sample set chosen (the teacher sets a samples folder with --samples DIR)",
-                             "nl": "geen voorbeeldset gekozen (de docent stelt een map met voorbeelden in met "
-                                   "--samples MAP)"},
-    "finetune.unknown_source": {"en": "unknown data source {source!r}", "nl": "onbekende gegevensbron {source!r}"},
-    # Status while training
-    "finetune.reading": {"en": "reading the images", "nl": "de afbeeldingen inlezen"},
-    "finetune.header": {"en": "Training **{run}** on {summary}; {held_out}",
-                        "nl": "**{run}** traint op {summary}; {held_out}"},
-    "finetune.validating": {"en": "validating on {count} held-out images.",
-                            "nl": "validatie op {count} achtergehouden foto's."},
-    "finetune.one_photo": {"en": "**one photo in a class: nothing can be held out, so no accuracy can be estimated.** "
-                                 "Every photo trains; try the model on new photos in the Classify tab.",
-                           "nl": "**één foto in een klasse: er kan niets worden achtergehouden, dus de nauwkeurigheid "
-                                 "kan niet worden geschat.** Elke foto traint mee; probeer het model op nieuwe foto's "
-                                 "in het tabblad Classificeren."},
-    "finetune.small_classes": {"en": "small classes (under {small} photos): **every photo trains**, and the accuracy is "
-                                     "estimated by {method}.",
-                               "nl": "kleine klassen (minder dan {small} foto's): **elke foto traint mee**, en de "
-                                     "nauwkeurigheid wordt geschat met {method}."},
-    "finetune.epoch_loss": {"en": "Epoch {epoch}: training loss {loss} ({seconds} s)",
-                            "nl": "Epoch {epoch}: trainingsverlies {loss} ({seconds} s)"},
-    "finetune.epoch_validation": {"en": "Epoch {epoch}: validation accuracy {acc}, loss {loss} ({seconds} s)",
-                                  "nl": "Epoch {epoch}: validatienauwkeurigheid {acc}, verlies {loss} ({seconds} s)"},
-    "finetune.epoch_cross": {"en": "Epoch {epoch}: cross-validated accuracy {acc}, loss {loss} ({seconds} s)",
-                             "nl": "Epoch {epoch}: kruisgevalideerde nauwkeurigheid {acc}, verlies {loss} ({seconds} s)"},
-    "finetune.progress_epoch": {"en": "epoch {epoch}", "nl": "epoch {epoch}"},
-    "finetune.progress_features": {"en": "computing backbone features once: {done}/{total} images",
-                                   "nl": "kenmerken van het basisnetwerk eenmalig berekenen: {done}/{total} foto's"},
-    "finetune.progress_batch": {"en": "epoch {epoch}/{epochs}: batch {batch}/{batches}",
-                                "nl": "epoch {epoch}/{epochs}: batch {batch}/{batches}"},
-    "finetune.replay": {"en": "Trained: drawing its curve epoch by epoch (epoch {epoch})…",
-                        "nl": "Getraind: de curve wordt epoch voor epoch getekend (epoch {epoch})…"},
-    "finetune.done": {"en": "Done", "nl": "Klaar"},
-    "finetune.stopped_early": {"en": "Stopped early ({reason})", "nl": "Vroeg gestopt ({reason})"},
-    "finetune.finished": {"en": "**{ended}:** {run}, {accuracy}. It is now in the Classify tab's backbone list as "
-                                "“{name} (yours)”.",
-                          "nl": "**{ended}:** {run}, {accuracy}. Het staat nu in de lijst van basisnetwerken van het "
-                                "tabblad Classificeren als “{name} (van jou)”."},
-    "finetune.nothing_training": {"en": "Nothing is training.", "nl": "Er wordt niets getraind."},
-    "finetune.stopping": {"en": "**Stopping** after this batch; the best model so far is kept…",
-                          "nl": "**Stoppen** na deze batch; het beste model tot nu toe blijft bewaard…"},
-    "finetune.reason.time": {"en": "the {seconds} s time cap per job was reached",
-                             "nl": "de tijdslimiet van {seconds} s per taak is bereikt"},
-    "finetune.reason.pressed": {"en": "Stop was pressed", "nl": "er is op Stoppen geklikt"},
-    # Results
-    "finetune.acc.validation": {"en": "validation accuracy", "nl": "validatienauwkeurigheid"},
-    "finetune.acc.cross": {"en": "cross-validated accuracy", "nl": "kruisgevalideerde nauwkeurigheid"},
-    "finetune.acc.plain": {"en": "accuracy", "nl": "nauwkeurigheid"},
-    "finetune.acc_value": {"en": "{word} **{value}**", "nl": "{word} **{value}**"},
-    "finetune.not_estimated": {"en": "accuracy: **not estimated** (one photo in a class)",
-                               "nl": "nauwkeurigheid: **niet geschat** (één foto in een klasse)"},
-    "finetune.best_epoch": {"en": "best epoch {best} of {count}", "nl": "beste epoch {best} van {count}"},
-    "finetune.iterations": {"en": "{count} L-BFGS iterations", "nl": "{count} L-BFGS-iteraties"},
-    "finetune.result_head": {"en": "### {run}: {accuracy} ({correct}/{total} images), {epoch}",
-                             "nl": "### {run}: {accuracy} ({correct}/{total} foto's), {epoch}"},
-    "finetune.result_head_only": {"en": "### {run}: {accuracy}", "nl": "### {run}: {accuracy}"},
-    "finetune.estimate": {"en": "Accuracy {how}. `estimated_by: {by}`", "nl": "Nauwkeurigheid {how}. `estimated_by: {by}`"},
     "finetune.est.validation": {"en": fewshot.ESTIMATE_TEXT[fewshot.VALIDATION],
                                 "nl": "gemeten op {n} achtergehouden validatiefoto's"},
     "finetune.est.loo": {"en": fewshot.ESTIMATE_TEXT[fewshot.LEAVE_ONE_OUT],
@@ -200,68 +61,6 @@ add_strings({
                                 "Classificeren"},
     "finetune.method.loo": {"en": fewshot.LEAVE_ONE_OUT, "nl": "leave-one-out-kruisvalidatie"},
     "finetune.method.kfold": {"en": fewshot.K_FOLD, "nl": f"{fewshot.K_FOLDS}-voudige kruisvalidatie"},
-    "finetune.stopped_kept": {"en": "**Stopped early:** the best model so far is kept.",
-                              "nl": "**Vroeg gestopt:** het beste model tot nu toe blijft bewaard."},
-    "finetune.detail": {"en": "{count} training images, {seconds} s", "nl": "{count} trainingsfoto's, {seconds} s"},
-    "finetune.detail_frozen": {"en": " (of which {seconds} s computing backbone features, once per image)",
-                               "nl": " (waarvan {seconds} s om de kenmerken van het basisnetwerk te berekenen, "
-                                     "één keer per foto)"},
-    "finetune.photos_credit": {"en": "<small>Photos: {credit}.</small>", "nl": "<small>Foto's: {credit}.</small>"},
-    # Data sets in words (core.datasets' summary and skipped list, said in the page's language)
-    "finetune.summary": {"en": "{count} images in {classes} classes: {parts}",
-                         "nl": "{count} foto's in {classes} klassen: {parts}"},
-    "finetune.skipped": {"en": "{count} file(s) skipped: {parts}", "nl": "{count} bestand(en) overgeslagen: {parts}"},
-    # core.datasets / core.curve DatasetError keys (the English is core's own message)
-    "finetune.err.no_name": {"en": "every class needs a name", "nl": "elke klasse heeft een naam nodig"},
-    "finetune.err.name_too_long": {"en": "class name {name!r}… is too long (at most 60 characters)",
-                                   "nl": "de klassenaam {name!r}… is te lang (hoogstens 60 tekens)"},
-    "finetune.err.same_name": {"en": "two classes have the same name", "nl": "twee klassen hebben dezelfde naam"},
-    "finetune.err.too_many_images": {"en": "{total} images is too many: the limit is {most} in all",
-                                     "nl": "{total} foto's is te veel: de grens is {most} in totaal"},
-    "finetune.err.no_usable_image": {"en": "class {classes} has no usable image{skipped}",
-                                     "nl": "klasse {classes} heeft geen bruikbare foto{skipped}"},
-    "finetune.err.too_few_classes": {"en": "found {count} class(es): at least {need} are needed (one folder per "
-                                           "class, each holding its images)",
-                                     "nl": "{count} klasse(n) gevonden: er zijn er minstens {need} nodig (een map "
-                                           "per klasse, met de foto's erin)"},
-    "finetune.err.too_many_classes": {"en": "found {count} classes: at most {most} are allowed",
-                                      "nl": "{count} klassen gevonden: hoogstens {most} zijn toegestaan"},
-    "finetune.err.bad_zip": {"en": "{label}: not a readable zip file ({error})",
-                             "nl": "{label}: geen leesbaar zip-bestand ({error})"},
-    "finetune.err.too_few_photos": {"en": "class {name!r} has {count} image: at least 2 are needed (one to train "
-                                          "on, one to validate)",
-                                    "nl": "klasse {name!r} heeft {count} foto: er zijn er minstens 2 nodig (een om "
-                                          "op te trainen, een om te valideren)"},
-    "finetune.err.validation_classes": {"en": "the validation set has classes the training set lacks: {classes}",
-                                        "nl": "de validatieset heeft klassen die de trainingsset niet heeft: "
-                                              "{classes}"},
-    "finetune.err.no_sample_set": {"en": "no sample set called {name!r}", "nl": "er is geen voorbeeldset {name!r}"},
-    "finetune.err.curve_too_small": {"en": "every class needs at least 2 photos for a learning curve (one to draw, "
-                                           "one to test); {name!r} has {count}",
-                                     "nl": "elke klasse heeft minstens 2 foto's nodig voor een leercurve (een om te "
-                                           "trekken, een om te testen); {name!r} heeft er {count}"},
-    "finetune.err.curve_no_size": {"en": "no size fits: the smallest class can give at most {pool} training photo(s) "
-                                         "while keeping test photos apart; choose sizes up to {pool}",
-                                   "nl": "geen enkel aantal past: de kleinste klasse kan hoogstens {pool} "
-                                         "trainingsfoto('s) geven als er testfoto's apart blijven; kies aantallen tot "
-                                         "en met {pool}"},
-    "finetune.err.zip_absolute": {"en": "refused: the zip holds an absolute path ({name!r})",
-                                  "nl": "geweigerd: de zip bevat een absoluut pad ({name!r})"},
-    "finetune.err.zip_climbs": {"en": "refused: the zip holds a path that climbs out of the archive ({name!r})",
-                                "nl": "geweigerd: de zip bevat een pad dat buiten het archief klimt ({name!r})"},
-    "finetune.err.zip_members": {"en": "refused: {label} holds {count} files, over the limit of {most}",
-                                 "nl": "geweigerd: {label} bevat {count} bestanden, meer dan de grens van {most}"},
-    "finetune.err.zip_too_big": {"en": "refused: {label} would unpack to {mb} MB, over the {most} MB limit",
-                                 "nl": "geweigerd: {label} wordt uitgepakt {mb} MB, meer dan de grens van {most} MB"},
-    "finetune.err.zip_too_many_images": {"en": "refused: {label} holds {count} files in class folders; the limit is "
-                                               "{most} images in all",
-                                         "nl": "geweigerd: {label} bevat {count} bestanden in klassenmappen; de grens "
-                                               "is {most} foto's in totaal"},
-    "finetune.err.zip_bomb": {"en": "refused: {label} unpacks to more than {most} MB (a zip bomb?)",
-                              "nl": "geweigerd: {label} wordt uitgepakt meer dan {most} MB (een zipbom?)"},
-    "finetune.err.zip_damaged": {"en": "{label}: cannot read {name!r}, the archive is damaged ({error})",
-                                 "nl": "{label}: {name!r} is niet te lezen, het archief is beschadigd ({error})"},
-    # The Oxford-IIIT Pet sample (core.pets)
     "finetune.err.pets_offline": {"en": pets_messages["offline"],
                                   "nl": "het Oxford-IIIT Pet-voorbeeld heeft één keer internet nodig (~{mb} MB): het "
                                         "staat niet op deze computer en HF_HUB_OFFLINE is gezet; gebruik je eigen "
@@ -280,29 +79,7 @@ add_strings({
                                            "de cache van de hub en probeer opnieuw"},
     "finetune.err.pets_per_class": {"en": pets_messages["per_class"],
                                     "nl": "het aantal foto's per klasse moet tussen 2 en {most} liggen"},
-    "finetune.pets_unavailable": {"en": "**Unavailable:** {reason}.", "nl": "**Niet beschikbaar:** {reason}."},
-    "finetune.pets_ready": {"en": "Ready: the sample is cached on this server.",
-                            "nl": "Klaar voor gebruik: het voorbeeld staat al op deze server."},
-    "finetune.pets_download": {"en": "Downloaded once (~{mb} MB) when you press Train, then cached on this server.",
-                               "nl": "Wordt één keer gedownload (~{mb} MB) als je op Trainen klikt, en daarna op "
-                                     "deze server bewaard."},
-    # Why a file was skipped (core.images / core.datasets reasons, grouped by kind)
-    "finetune.skip.not_image": {"en": "not an image file", "nl": "geen afbeeldingsbestand"},
-    "finetune.skip.corrupt": {"en": "corrupt or unreadable image data", "nl": "beschadigde of onleesbare beeldgegevens"},
-    "finetune.skip.empty": {"en": "the file is empty", "nl": "het bestand is leeg"},
-    "finetune.skip.symlink": {"en": "broken symbolic link", "nl": "kapotte symbolische link"},
-    "finetune.skip.not_regular": {"en": "not a regular file", "nl": "geen gewoon bestand"},
-    "finetune.skip.no_class_folder": {"en": "not inside a class folder", "nl": "niet in een klassenmap"},
-    "finetune.skip.not_found": {"en": "file not found", "nl": "bestand niet gevonden"},
-    "finetune.skip.folder": {"en": "is a folder, not an image", "nl": "een map, geen afbeelding"},
-    "finetune.skip.memory": {"en": "image needs too much memory to decode",
-                             "nl": "de afbeelding vraagt te veel geheugen om te decoderen"},
-    "finetune.skip.too_big": {"en": "file over the {mb} MB limit", "nl": "bestand boven de grens van {mb} MB"},
-    "finetune.skip.too_many_pixels": {"en": "image over the {mp} megapixel limit",
-                                      "nl": "afbeelding boven de grens van {mp} megapixel"},
-}, same_in_dutch={"finetune.intro", "finetune.val_split_info", "finetune.epochs", "finetune.seed", "finetune.pets",
-                  "finetune.progress_epoch", "finetune.progress_batch", "finetune.acc_value", "finetune.one_run",
-                  "finetune.result_head_only"})
+})
 SKIP_REASONS = {"not an image file": "not_image", "corrupt or unreadable image data": "corrupt",
                 "the file is empty": "empty", "broken symbolic link": "symlink", "not a regular file": "not_regular",
                 "not inside a class folder": "no_class_folder", "file not found": "not_found",

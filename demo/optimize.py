@@ -27,7 +27,8 @@ from core.optvis.pixels import to_pil
 from core.weights import load_model
 from demo import cam_views, example_path
 from demo.components import ImageInput, friendly_errors, model_status, weights_badge
-from demo.i18n import SAME_IN_DUTCH, T, _fill_at_build, add_strings, number, register, request_language, tr
+from demo.i18n import (
+    SAME_IN_DUTCH, T, _fill_at_build, add_strings, load_strings, number, register, request_language, tr)
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
 
@@ -35,144 +36,7 @@ ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
 FILMSTRIP_FRAMES = 8
 MAX_JOB_SECONDS = int(os.environ.get("TLL_MAX_OPTVIS_SECONDS", "120"))
 
-add_strings({
-    # The tab and its two sub-tabs
-    "optimize.intro_text": {
-        "en": "Optimise the **image**, not the weights: the network is frozen and gradient ascent changes pixels. ",
-        "nl": "Optimaliseer het **beeld**, niet de gewichten: het netwerk ligt vast en gradiëntstijging verandert "
-              "de pixels. ",
-    },
-    "optimize.intro": {"en": "", "nl": ""},  # the intro and the weights badge: registered in build()
-    "optimize.tab_ideal": {"en": "Ideal image", "nl": "Ideaal beeld"},
-    "optimize.tab_attack": {"en": "Adversarial image", "nl": "Misleidend beeld"},
-    # Ideal image: controls
-    "optimize.target": {"en": "Target class (type to search)", "nl": "Doelklasse (typ om te zoeken)"},
-    "optimize.mode": {"en": "Mode", "nl": "Modus"},
-    "optimize.mode_robust": {"en": "robust (Fourier colours + random jitter, scale, rotation)",
-                             "nl": "robuust (Fourier-kleuren + willekeurig verschuiven, schalen, draaien)"},
-    "optimize.mode_pixel": {"en": "plain pixels (the lesson: why it gives noise)",
-                            "nl": "losse pixels (de les: waarom dat ruis geeft)"},
-    "optimize.start": {"en": "Start from", "nl": "Beginnen met"},
-    "optimize.start_noise": {"en": "noise", "nl": "ruis"},
-    "optimize.start_grey": {"en": "grey", "nl": "grijs"},
-    "optimize.start_photo": {"en": "your photo", "nl": "jouw foto"},
-    "optimize.photo": {"en": "Starting photo (for 'your photo')", "nl": "Startfoto (voor 'jouw foto')"},
-    "optimize.image_tv": {"en": "Smoothness of the image (total-variation weight)",
-                          "nl": "Gladheid van het beeld (gewicht totale variatie)"},
-    "optimize.image_tv_info": {"en": "0 = off: plain pixels give colour noise; higher = smoother shapes, less detail",
-                               "nl": "0 = uit: losse pixels geven kleurruis; hoger = gladdere vormen, minder detail"},
-    "optimize.steps": {"en": "Steps", "nl": "Stappen"},
-    "optimize.seed": {"en": "Seed", "nl": "Seed (startgetal toeval)"},
-    "optimize.ideal_limits": {
-        "en": "<small>At most 400 steps and {seconds} s per run; starting photo: images up to {mb} MB and {mp} "
-              "megapixels.</small>",
-        "nl": "<small>Hooguit 400 stappen en {seconds} s per run; startfoto: afbeeldingen tot {mb} MB en {mp} "
-              "megapixel.</small>",
-    },
-    "optimize.run": {"en": "Make the ideal image", "nl": "Maak het ideale beeld"},
-    "optimize.stop": {"en": "Stop", "nl": "Stoppen"},
-    "optimize.image": {"en": "Current image", "nl": "Huidig beeld"},
-    "optimize.plot": {"en": "p(target) and total variation", "nl": "p(doel) en totale variatie"},
-    "optimize.plot_step": {"en": "step", "nl": "stap"},
-    "optimize.plot_value": {"en": "value", "nl": "waarde"},
-    "optimize.plot_line": {"en": "line", "nl": "lijn"},
-    "optimize.status_initial": {"en": "Pick a class and press *Make the ideal image*.",
-                                "nl": "Kies een klasse en druk op *Maak het ideale beeld*."},
-    "optimize.filmstrip": {"en": "Filmstrip", "nl": "Filmstrook"},
-    "optimize.final_image": {"en": "The final image (8-bit PNG)", "nl": "Het eindbeeld (8-bit PNG)"},
-    "optimize.objective": {
-        "en": "<small>Objective: the class's pre-softmax **logit** minus the TV weight × total variation. "
-              "Maximising the probability instead lets the optimiser win by suppressing the other 999 classes, "
-              "which noise does best. Plain pixels reach a high score with noise the network happens to like; "
-              "the robust mode must survive random shifts, zooms, rotations and blurs, so only recognisable "
-              "textures work.</small>",
-        "nl": "<small>Doel: de **logit** van de klasse (vóór de softmax) min het TV-gewicht × de totale variatie. "
-              "Wie in plaats daarvan de kans maximaliseert, laat de optimalisatie winnen door de andere 999 klassen "
-              "te onderdrukken, en dat lukt met ruis het best. Losse pixels halen een hoge score met ruis die het "
-              "netwerk toevallig goed vindt; de robuuste modus moet willekeurige verschuivingen, zooms, draaiingen "
-              "en vervagingen overleven, dus werken alleen herkenbare texturen.</small>",
-    },
-    # Ideal image: what the run says
-    "optimize.series_tv": {"en": "total variation", "nl": "totale variatie"},
-    "optimize.frame": {"en": "step {step}", "nl": "stap {step}"},
-    "optimize.progress": {"en": "Step **{step}/{steps}** · p({name}) = **{prob}** · {seconds} s",
-                          "nl": "Stap **{step}/{steps}** · p({name}) = **{prob}** · {seconds} s"},
-    "optimize.done": {"en": "Done", "nl": "Klaar"},
-    "optimize.stopped": {"en": "Stopped ({reason})", "nl": "Gestopt ({reason})"},
-    "optimize.final": {
-        "en": "**{ended}** after {steps} steps in {seconds} s. Saved as an 8-bit PNG and re-measured: p({name}) = "
-              "**{prob}** as a photo is read (resized and cropped), **{exact}** pixel for pixel · after blur σ=1: "
-              "**{blur}** · after 2× down-up resize: **{resize}** · total variation {tv}",
-        "nl": "**{ended}** na {steps} stappen in {seconds} s. Opgeslagen als 8-bit PNG en opnieuw gemeten: "
-              "p({name}) = **{prob}** zoals een foto wordt ingelezen (verkleind en bijgesneden), **{exact}** pixel "
-              "voor pixel · na vervagen σ=1: **{blur}** · na 2× verkleinen en weer vergroten: **{resize}** · "
-              "totale variatie {tv}",
-    },
-    "optimize.stop_timecap": {"en": "the {seconds} s time cap per job was reached",
-                              "nl": "de tijdslimiet van {seconds} s per taak was bereikt"},
-    "optimize.stop_pressed": {"en": "Stop was pressed", "nl": "er werd op Stoppen gedrukt"},
-    "optimize.no_target": {"en": "Pick a target class (type to search, e.g. 'tabby').",
-                           "nl": "Kies een doelklasse (typ om te zoeken, bijv. 'tijgerkat')."},
-    "optimize.starting_photo": {"en": "Starting photo", "nl": "Startfoto"},
-    "optimize.no_photo": {"en": "Start 'your photo' needs an uploaded photo (or pick noise or grey).",
-                          "nl": "Beginnen met 'jouw foto' kan alleen met een geüploade foto (of kies ruis of grijs)."},
-    # Adversarial image: controls
-    "optimize.attack_source": {"en": "Photo to attack", "nl": "Foto om aan te vallen"},
-    "optimize.examples": {"en": "Examples", "nl": "Voorbeelden"},
-    "optimize.attack_target": {"en": "Make the model see (type to search)",
-                               "nl": "Laat het model dit zien (typ om te zoeken)"},
-    "optimize.eps": {"en": "Budget ε (pixel levels of 255)", "nl": "Budget ε (pixelniveaus van 255)"},
-    "optimize.eps_info": {"en": "every pixel changes by at most this much",
-                          "nl": "elke pixel verandert hooguit zoveel"},
-    "optimize.attack_steps": {"en": "Steps (PGD stops early once it fools)",
-                              "nl": "Stappen (PGD stopt zodra het lukt)"},
-    "optimize.change_tv": {"en": "Smoothness of the change (total-variation weight)",
-                           "nl": "Gladheid van de verandering (gewicht totale variatie)"},
-    "optimize.method": {"en": "Method", "nl": "Methode"},
-    "optimize.method_pgd": {"en": "targeted PGD", "nl": "gerichte PGD"},
-    "optimize.method_fgsm": {"en": "one-step FGSM", "nl": "FGSM in één stap"},
-    "optimize.attack_run": {"en": "Attack", "nl": "Aanvallen"},
-    "optimize.attack_limits": {
-        "en": "<small>At most 100 steps and {seconds} s per attack; images up to {mb} MB and {mp} megapixels.</small>",
-        "nl": "<small>Hooguit 100 stappen en {seconds} s per aanval; afbeeldingen tot {mb} MB en {mp} "
-              "megapixel.</small>",
-    },
-    "optimize.original": {"en": "Original crop", "nl": "Origineel"},
-    "optimize.change": {"en": "Change (amplified)", "nl": "Versterkt verschil"},
-    "optimize.adversarial": {"en": "Adversarial", "nl": "Misleidend"},
-    "optimize.top_before": {"en": "Top-5 before", "nl": "Top-5 vooraf"},
-    "optimize.top_after": {"en": "Top-5 after (PNG re-read)", "nl": "Top-5 erna (PNG opnieuw ingelezen)"},
-    "optimize.attack_file": {"en": "Adversarial image (8-bit PNG)", "nl": "Misleidend beeld (8-bit PNG)"},
-    # Adversarial image: the report
-    "optimize.no_attack_photo": {"en": "Upload a photo (or click an example) to attack.",
-                                 "nl": "Upload een foto (of klik op een voorbeeld) om aan te vallen."},
-    "optimize.photo_error": {"en": "Photo", "nl": "Foto"},
-    "optimize.yes": {"en": "**yes**", "nl": "**ja**"},
-    "optimize.no": {"en": "**no**", "nl": "**nee**"},
-    "optimize.no_transfer": {"en": "no second backbone's weights are available here (offline), so transfer is not tested",
-                             "nl": "hier zijn geen gewichten van een tweede backbone beschikbaar (offline), dus "
-                                   "overdracht is niet getest"},
-    "optimize.transfer": {"en": "{backbone}: {fooled} (it says {label})", "nl": "{backbone}: {fooled} (het zegt {label})"},
-    "optimize.attack_stopped": {"en": " · **stopped** ({reason})", "nl": " · **gestopt** ({reason})"},
-    "optimize.report": {
-        "en": "**{method}**, ε = {eps} levels, {steps} step(s), {seconds} s{stopped}\n\n"
-              "| Check | Result |\n|---|---|\n"
-              "| Fools the model (PNG written and re-read) | {fools}: {after} ({after_prob}) |\n"
-              "| Still fools after JPEG re-encoding (quality 90) | {fools_jpeg}: {jpeg} |\n"
-              "| Largest change L∞ | {linf} of 255 levels |\n"
-              "| PSNR | {psnr} dB |\n"
-              "| p({name}) before → after | {p_before} → {p_after} |\n"
-              "| Transfer to a second backbone | {transfer} |",
-        "nl": "**{method}**, ε = {eps} niveaus, {steps} stap(pen), {seconds} s{stopped}\n\n"
-              "| Controle | Uitkomst |\n|---|---|\n"
-              "| Misleidt het model (PNG geschreven en opnieuw ingelezen) | {fools}: {after} ({after_prob}) |\n"
-              "| Misleidt nog na opnieuw opslaan als JPEG (kwaliteit 90) | {fools_jpeg}: {jpeg} |\n"
-              "| Grootste verandering L∞ | {linf} van 255 niveaus |\n"
-              "| PSNR | {psnr} dB |\n"
-              "| p({name}) vooraf → erna | {p_before} → {p_after} |\n"
-              "| Overdracht naar een tweede backbone | {transfer} |",
-    },
-}, same_in_dutch={"optimize.intro"})
+add_strings(*load_strings("optimize"))  # this tab's English and Dutch: demo/strings/optimize.json
 _fill_at_build("optimize.ideal_limits", seconds=MAX_JOB_SECONDS, mb=MAX_FILE_BYTES // 2**20, mp=MAX_PIXELS // 1_000_000)
 _fill_at_build("optimize.attack_limits", seconds=MAX_JOB_SECONDS, mb=MAX_FILE_BYTES // 2**20, mp=MAX_PIXELS // 1_000_000)
 

@@ -23,7 +23,7 @@ import gradio as gr
 from core import capture, datasets
 from core.images import MAX_FILE_BYTES, ImageLoadError
 from demo.components import friendly_errors
-from demo.i18n import STRINGS, T, add_strings, register, request_language, tr
+from demo.i18n import STRINGS, T, add_strings, load_strings, register, request_language, tr
 from demo.jobs import SessionJobs
 
 BURST_FRAMES = 10
@@ -35,58 +35,7 @@ MIN_ADVISED = 5
 ORPHAN_SECONDS = 60  # a saved frame that no class lists for this long is deleted
 
 # Every visible text of the panel, in English and Dutch (demo/i18n.py add_strings).
-add_strings({
-    "webcam.title": {"en": "Webcam: photograph each class", "nl": "Webcam: fotografeer elke klasse"},
-    "webcam.intro": {
-        "en": "<small>1 · Type a class name and press **Add class**. 2 · Switch the camera on (click the camera box, "
-              "allow the camera if the browser asks, then press **Record**). 3 · **Capture** one photo per click, or a "
-              "**burst** of {burst}. Then add the next class. Vary the pose, the distance and the "
-              "background: the model learns what the photos of one class have in common. Webcam photos and "
-              "uploaded images mix in one class; they are deleted when you leave the page.</small>",
-        "nl": "<small>1 · Typ de naam van een klasse en klik op **Toevoegen**. 2 · Zet de camera aan (klik op "
-              "het cameravak, sta de camera toe als de browser erom vraagt en klik dan op **Opnemen**). 3 · **Maak** "
-              "één foto per klik, of een **reeks** van {burst}. Voeg daarna de volgende klasse toe. Wissel houding, "
-              "afstand en achtergrond af: het model leert wat de foto's van één klasse gemeen hebben. Webcamfoto's en "
-              "geüploade foto's mogen samen in één klasse; ze worden gewist als je de pagina verlaat.</small>",
-    },
-    "webcam.camera": {"en": "Camera", "nl": "Webcam"},
-    "webcam.target": {"en": "Capture into class", "nl": "Foto's voor klasse"},
-    "webcam.new_class": {"en": "New class", "nl": "Nieuwe klasse"},
-    "webcam.placeholder": {"en": "e.g. thumbs up", "nl": "bijv. vuist"},
-    "webcam.add": {"en": "Add class", "nl": "Toevoegen"},  # a narrow button
-    "webcam.capture": {"en": "Capture 1 photo", "nl": "Maak 1 foto"},
-    "webcam.burst": {"en": "Burst: {burst} photos", "nl": "Reeks: {burst} foto's"},
-    "webcam.delete": {"en": "Delete selected photo", "nl": "Gekozen foto wissen"},
-    "webcam.remove_class": {"en": "Remove this class", "nl": "Deze klasse verwijderen"},
-    "webcam.gallery": {"en": "Photos of the class (click one, then Delete)",
-                       "nl": "Foto's van de klasse (klik er een aan en wis hem dan)"},
-    "webcam.gallery_of": {"en": "Photos of “{name}” (click one, then Delete)",
-                          "nl": "Foto's van “{name}” (klik er een aan en wis hem dan)"},
-    "webcam.no_class": {"en": "Add a class first: type its name and press Add class.",
-                        "nl": "Voeg eerst een klasse toe: typ de naam en klik op Toevoegen."},
-    "webcam.no_frame": {"en": "The camera is not recording: click the camera box, press Record, then capture.",
-                        "nl": "De camera neemt niet op: klik op het cameravak, klik op Opnemen en maak dan een foto."},
-    "webcam.too_many_classes": {"en": "At most {most} classes can be made one by one (use a .zip for more).",
-                                "nl": "Je kunt hoogstens {most} klassen een voor een maken (gebruik een .zip voor meer)."},
-    "webcam.exists": {"en": "There is already a class called {name!r}: pick it above to add photos to it.",
-                      "nl": "Er is al een klasse {name!r}: kies die hierboven om er foto's aan toe te voegen."},
-    "webcam.too_many_images": {"en": "That is the limit of {most} images in all.",
-                               "nl": "Dat is de grens van {most} foto's in totaal."},
-    "webcam.bad_frame": {"en": "The camera frame did not arrive intact: please try again.",
-                         "nl": "Het camerabeeld kwam niet heel aan: probeer het nog eens."},
-    "webcam.frame_too_big": {"en": "The camera frame is over the {mb} MB limit.",
-                             "nl": "Het camerabeeld is groter dan de grens van {mb} MB."},
-    "webcam.burst_running": {"en": "Capturing a burst of {count} photos into **{name}**: keep moving a little…",
-                             "nl": "Een reeks van {count} foto's voor **{name}**: blijf een beetje bewegen…"},
-    "webcam.count": {"en": "**{name}**: {count} photo(s), {webcam} from the webcam.",
-                     "nl": "**{name}**: {count} foto('s), waarvan {webcam} van de webcam."},
-    "webcam.advice": {"en": " Capture at least {most} per class (and a little variety) before training.",
-                      "nl": " Maak minstens {most} foto's per klasse (met wat afwisseling) voordat je traint."},
-    "webcam.select_first": {"en": "Click a photo first, then Delete.", "nl": "Klik eerst op een foto en wis hem dan."},
-    "webcam.deleted": {"en": "Deleted photo {number} of **{name}**.", "nl": "Foto {number} van **{name}** gewist."},
-    "webcam.removed": {"en": "Removed the class **{name}**.", "nl": "De klasse **{name}** is verwijderd."},
-    "webcam.empty": {"en": "No class yet.", "nl": "Nog geen klasse."},
-})
+add_strings(*load_strings("webcam"))  # this tab's English and Dutch: demo/strings/webcam.json
 # Numbers known at start-up, in the static texts of both languages.
 for _key, _values in {"webcam.intro": dict(burst=BURST_FRAMES), "webcam.burst": dict(burst=BURST_FRAMES)}.items():
     register(_key, **{_lang: _text.format(**_values) for _lang, _text in STRINGS[_key].items()})
