@@ -9,6 +9,8 @@ which is the truth about how coarse the last layers are.
 """
 from __future__ import annotations
 
+import json
+
 import dataclasses
 import functools
 import math
@@ -33,49 +35,7 @@ PAD = 10
 
 # The words drawn in the pictures and written in the statistics, per language (core never imports
 # gradio: demo/features.py passes the page's language in). Dutch: decimal comma (_num).
-WORDS = {
-    "en": {
-        "low": "low", "legend": "high, each map on its own range · above each: #channel, mean activation",
-        "untrained": " (untrained: random filters)", "random_weights": "RANDOM weights",
-        "weights": "{weights} weights",
-        "grid_title": "{alias} ({name}) · {shape} · the {count} most active of {channels} channels",
-        "input": "the model's input ({size} pixels)", "channel_caption": "channel #{channel}: {w}×{h} values",
-        "overlaid": "overlaid on the input",
-        "channel_stats": "min {low} · mean {mean} · max {high}",
-        "channel_title": "{alias} ({name}) · channel #{channel} of {channels} · {stats}",
-        "strip_title": "Final feature block {alias} ({name}) · {shape} · its {count} most active channels",
-        "meaningless": "(random weights: meaningless)",
-        "stats": ("**{alias}** (`{name}`, {kind}) · shape **{shape}** "
-                  "(channels × height × width) · one value per {stride}×{stride} input pixels "
-                  "(stride {stride})\n\n"
-                  "min {low} · mean {mean} · max {high} · "
-                  "**{zero}** of values ≤ 0 · {dead} of {channels} channels silent on this image\n\n"
-                  "{layers} layers recorded in one forward pass ({ms} ms) · "
-                  "the network's top guess: *{label}* {guess}"),
-        "headers": ["layer", "module", "kind", "C×H×W", "stride", "mean", "max", "≤ 0", "silent channels"],
-    },
-    "nl": {
-        "low": "laag", "legend": "hoog, elke kaart op zijn eigen bereik · boven elke kaart: #kanaal, gemiddelde activatie",
-        "untrained": " (ongetraind: willekeurige filters)", "random_weights": "WILLEKEURIGE gewichten",
-        "weights": "gewichten: {weights}",
-        "grid_title": "{alias} ({name}) · {shape} · de {count} actiefste van {channels} kanalen",
-        "input": "de invoer van het model ({size} pixels)", "channel_caption": "kanaal #{channel}: {w}×{h} waarden",
-        "overlaid": "over de invoer gelegd",
-        "channel_stats": "min {low} · gemiddeld {mean} · max {high}",
-        "channel_title": "{alias} ({name}) · kanaal #{channel} van {channels} · {stats}",
-        "strip_title": "Laatste kenmerkblok {alias} ({name}) · {shape} · de {count} actiefste kanalen",
-        "meaningless": "(willekeurige gewichten: betekenisloos)",
-        "stats": ("**{alias}** (`{name}`, {kind}) · vorm **{shape}** "
-                  "(kanalen × hoogte × breedte) · één waarde per {stride}×{stride} invoerpixels "
-                  "(stapgrootte {stride})\n\n"
-                  "min {low} · gemiddeld {mean} · max {high} · "
-                  "**{zero}** van de waarden ≤ 0 · {dead} van de {channels} kanalen stil bij deze afbeelding\n\n"
-                  "{layers} lagen vastgelegd in één voorwaartse doorgang ({ms} ms) · "
-                  "de beste gok van het netwerk: *{label}* {guess}"),
-        "headers": ["laag", "module", "soort", "C×H×W", "stapgrootte", "gemiddeld", "max", "≤ 0",
-                    "stille kanalen"],
-    },
-}
+WORDS = json.loads((Path(__file__).resolve().parent / "data" / "feature_words.json").read_text(encoding="utf-8"))
 # Layer kinds as the Dutch picture and table name them (the aliases, "conv5_3", "stage4", are names).
 DUTCH_KINDS = {"block": "blok", "stage": "fase"}
 WEIGHT_NAMES_NL = {"bundled": "meegeleverd", "hub": "hub", "trained": "zelf getraind"}

@@ -134,15 +134,19 @@ def finetune_map(session_models, evt: gr.SelectData, request: gr.Request = None)
     return said.overlay, None, tr("cam.finetune_right", lang, predicted=said.label, prob=_percent(said.prob, lang))
 
 
+def _two_maps(title_key: str, left: tuple[str, str], right: tuple[str, str], caption_id: str, height: int):
+    """A titled pair of map pictures side by side ((label key, elem_id) each), and a caption under them."""
+    gr.Markdown(T(title_key))
+    with gr.Row():
+        pictures = [gr.Image(label=T(key), height=height, interactive=False, format="jpeg", elem_id=elem_id)
+                    for key, elem_id in (left, right)]
+    return (*pictures, gr.Markdown(elem_id=caption_id))
+
+
 def finetune_panel(session_models, galleries) -> None:
     """Below the Fine-tune results: a click on a photo in any of `galleries` shows its maps."""
-    gr.Markdown(T("cam.finetune_title"))
-    with gr.Row():
-        predicted = gr.Image(label=T("cam.predicted_map"), height=260, interactive=False, format="jpeg",
-                             elem_id="finetune-cam")
-        truth = gr.Image(label=T("cam.true_map"), height=260, interactive=False, format="jpeg",
-                         elem_id="finetune-cam-true")
-    caption = gr.Markdown(elem_id="finetune-cam-caption")
+    predicted, truth, caption = _two_maps("cam.finetune_title", ("cam.predicted_map", "finetune-cam"),
+                                          ("cam.true_map", "finetune-cam-true"), "finetune-cam-caption", height=260)
     for gallery in galleries:
         gallery.select(finetune_map, session_models, [predicted, truth, caption], api_visibility="private",
                        concurrency_id="cam", concurrency_limit=2, show_progress="minimal")
@@ -178,12 +182,7 @@ def attack_maps(original, adversarial, request: gr.Request = None):
 
 def attack_panel(attack_event, original, adversarial) -> None:
     """Below the attack result: maps of the original and the adversarial crop, side by side."""
-    gr.Markdown(T("cam.attack_title"))
-    with gr.Row():
-        before = gr.Image(label=T("cam.before_map"), height=220, interactive=False, format="jpeg",
-                          elem_id="attack-cam-before")
-        after = gr.Image(label=T("cam.after_map"), height=220, interactive=False, format="jpeg",
-                         elem_id="attack-cam-after")
-    caption = gr.Markdown(elem_id="attack-cam-caption")
+    before, after, caption = _two_maps("cam.attack_title", ("cam.before_map", "attack-cam-before"),
+                                       ("cam.after_map", "attack-cam-after"), "attack-cam-caption", height=220)
     attack_event.success(attack_maps, [original, adversarial], [before, after, caption], api_visibility="private",
                       concurrency_id="cam", concurrency_limit=2, show_progress="minimal")

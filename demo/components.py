@@ -1,6 +1,7 @@
 """Small Gradio building blocks shared by the tabs (no tensor math here)."""
 from __future__ import annotations
 
+import json
 import re
 
 import gradio as gr
@@ -8,38 +9,15 @@ from gradio import processing_utils
 
 from core.images import MAX_FILE_BYTES, MESSAGES, UNNAMED, ImageLoadError
 from demo.i18n import (
-    STRINGS, T, add_strings, default_language, load_strings, number, request_language, tr)
+    STRINGS, STRINGS_DIR, T, add_strings, default_language, load_strings, number, request_language, tr)
 
 # The shared pieces' visible text: messages every tab can show, the backbone pickers' titles.
 add_strings(*load_strings("components"))  # this tab's English and Dutch: demo/strings/components.json
-# Strings whose English is core's own text (one source for the UI and the command line).
-add_strings({
-    "image.not_array": {"en": MESSAGES["not_array"], "nl": "geen beeldarray (vorm {shape})"},
-    "image.not_found": {"en": MESSAGES["not_found"], "nl": "bestand niet gevonden"},
-    "image.folder": {"en": MESSAGES["folder"], "nl": "is een map, geen afbeelding"},
-    "image.too_big": {"en": MESSAGES["too_big"], "nl": "het bestand is {size_mb} MB, meer dan de limiet van {limit_mb} MB"},
-    "image.empty": {"en": MESSAGES["empty"], "nl": "het bestand is leeg (0 bytes)"},
-    "image.too_many_pixels": {"en": MESSAGES["too_many_pixels"],
-                              "nl": "de afbeelding heeft {megapixels} megapixel, meer dan de limiet van {limit_mp} megapixel"},
-    "image.bomb": {"en": MESSAGES["bomb"], "nl": "de afbeelding heeft te veel pixels, meer dan de limiet van {limit_mp} megapixel"},
-    "image.pdf": {"en": MESSAGES["pdf"], "nl": "geen afbeelding (het is een pdf-document)"},
-    "image.svg": {"en": MESSAGES["svg"], "nl": "geen afbeelding (het is een SVG-tekening: vectorafbeeldingen werken hier "
-                                              "niet; exporteer hem als PNG)"},
-    "image.html": {"en": MESSAGES["html"], "nl": "geen afbeelding (het is een webpagina, HTML)"},
-    "image.zip": {"en": MESSAGES["zip"], "nl": "geen afbeelding (het is een zip-archief)"},
-    "image.text": {"en": MESSAGES["text"], "nl": "geen afbeelding (het is een tekstbestand)"},
-    "image.unknown_format": {"en": MESSAGES["unknown_format"], "nl": "geen afbeelding (het bestandsformaat is onbekend)"},
-    "image.truncated": {"en": MESSAGES["truncated"],
-                        "nl": "beschadigde of onleesbare beeldgegevens (het bestand is onvolledig: is het downloaden "
-                              "afgebroken?)"},
-    "image.corrupt": {"en": MESSAGES["corrupt"], "nl": "beschadigde of onleesbare beeldgegevens ({reason})"},
-    "image.memory": {"en": MESSAGES["memory"], "nl": "de afbeelding heeft te veel geheugen nodig om te openen"},
-    "image.no_pixels": {"en": MESSAGES["no_pixels"], "nl": "de afbeelding heeft geen pixels ({width}x{height})"},
-    "image.too_large": {"en": MESSAGES["too_large"],
-                        "nl": "de afbeelding is {width}x{height} pixels, meer dan de limiet van {limit_mp} megapixel"},
-    "image.unnamed.image": {"en": UNNAMED["image"], "nl": "afbeelding"},
-    "image.unnamed.upload": {"en": UNNAMED["upload"], "nl": "je upload"},
-})
+# core.images' messages: the English is core's own text (one source for the UI and the command line),
+# the Dutch is in demo/strings/images.json.
+_IMAGES_NL = json.loads((STRINGS_DIR / "images.json").read_text(encoding="utf-8"))
+add_strings({**{f"image.{key}": {"en": MESSAGES[key], "nl": text} for key, text in _IMAGES_NL["messages"].items()},
+             **{f"image.unnamed.{key}": {"en": UNNAMED[key], "nl": text} for key, text in _IMAGES_NL["unnamed"].items()}})
 
 
 def backbone_title_key(name: str) -> str | None:

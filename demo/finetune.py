@@ -281,14 +281,19 @@ def _class_list_text(uploads: dict, lang: str | None = None) -> str:
     return tr("finetune.class_count", lang, count=len(uploads)) + "\n" + "\n".join(lines)
 
 
+def checked_class_name(name: str | None, lang: str) -> str:
+    """The class name as it will be stored, or the visitor's message saying what is wrong with it."""
+    try:
+        return datasets.clean_class_name(name or "")
+    except datasets.DatasetError as error:
+        raise dataset_error(error, lang) from None
+
+
 @friendly_errors
 def add_class(name: str, files, uploads: dict, request: gr.Request = None):
     lang = request_language(request)
     uploads = dict(uploads or {})
-    try:
-        name = datasets.clean_class_name(name or "")
-    except datasets.DatasetError as error:
-        raise dataset_error(error, lang) from None
+    name = checked_class_name(name, lang)
     if not files:
         raise gr.Error(tr("finetune.drop_first", lang, name=name))
     if name not in uploads and len(uploads) >= min(datasets.MAX_CLASSES, 20):

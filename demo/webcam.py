@@ -156,13 +156,17 @@ def on_frame(frame, burst_left: int, name: str, uploads: dict, request: gr.Reque
     return latest, int(burst_left) - 1, uploads, *view(uploads, name, request)
 
 
-@friendly_errors
-def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
-    lang = request_language(request)
+def _ready_to_capture(latest, name: str, uploads: dict, lang: str) -> None:
+    """A class is chosen and the camera sends frames, or the visitor is told which is missing."""
     if not name or name not in (uploads or {}):
         raise gr.Error(tr("webcam.no_class", lang))
     if not _fresh(latest):
         raise gr.Error(tr("webcam.no_frame", lang))
+
+
+@friendly_errors
+def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
+    _ready_to_capture(latest, name, uploads, request_language(request))
     uploads = _add_frame(latest[1], name, uploads, request)
     return uploads, *view(uploads, name, request)
 
@@ -170,23 +174,17 @@ def capture_one(latest, name: str, uploads: dict, request: gr.Request = None):
 @friendly_errors
 def start_burst(latest, name: str, uploads: dict, request: gr.Request = None):
     lang = request_language(request)
-    if not name or name not in (uploads or {}):
-        raise gr.Error(tr("webcam.no_class", lang))
-    if not _fresh(latest):
-        raise gr.Error(tr("webcam.no_frame", lang))
+    _ready_to_capture(latest, name, uploads, lang)
     return BURST_FRAMES, tr("webcam.burst_running", lang, count=BURST_FRAMES, name=name)
 
 
 @friendly_errors
 def add_class(name: str, uploads: dict, request: gr.Request = None):
-    from demo.finetune import dataset_error  # the Fine-tune tab's words for core's data errors
+    from demo.finetune import checked_class_name  # the Fine-tune tab's rules and words for class names
 
     lang = request_language(request)
     uploads = dict(uploads or {})
-    try:
-        name = datasets.clean_class_name(name or "")
-    except datasets.DatasetError as error:
-        raise dataset_error(error, lang) from None
+    name = checked_class_name(name, lang)
     if name in uploads:
         raise gr.Error(tr("webcam.exists", lang, name=name))
     if len(uploads) >= MAX_CLASSES:
