@@ -10,10 +10,12 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from core import cam
 from core.images import ImageLoadError, load_image
+from core.lazy import LazyModule
 from core.weights import load_model
 from demo.components import friendly_errors, weight_kind
+
+cam = LazyModule("core.cam")  # torch: imported at the first map, not to build the page
 
 TOP_CLASS = "__top__"
 TEXT = {

@@ -8,13 +8,18 @@ import time
 import gradio as gr
 import pandas as pd
 
-from core import backbones, datasets, fewshot, finetune
+from core import backbones, datasets, training_settings
+from core.lazy import LazyModule
 from core.memory import release_memory
 from core.images import limits_text as image_limits_text
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
+
+# torch: imported at the first training; the page is built from core.training_settings alone.
+fewshot = LazyModule("core.fewshot", ready=training_settings)
+finetune = LazyModule("core.finetune", ready=training_settings)
 
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \
     "Oxford-IIIT Pet sample (needs the network)"
