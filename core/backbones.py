@@ -23,6 +23,7 @@ from PIL import Image
 from core import hub
 from core.cache import LruCache
 from core.imagenet import class_names
+from core.lazy import import_compute_stack
 
 # torch and timm are imported where used, not here: the page's builders need only the names and
 # choices below, and `python app.py` serves the page before torch is loaded (issue 14).
@@ -94,6 +95,7 @@ class LoadedModel:
     note: str = ""  # one line for the user: where the weights came from
 
     def __post_init__(self):
+        import_compute_stack()
         import torch
         from timm.data import create_transform
 
@@ -112,6 +114,7 @@ class LoadedModel:
 
     def to_display(self, tensor: torch.Tensor) -> Image.Image:
         """Undo normalisation: the exact crop the model receives, as a picture."""
+        import_compute_stack()
         import torch
 
         mean = torch.tensor(self.data_config["mean"]).view(3, 1, 1)
@@ -160,6 +163,7 @@ def trim_extreme_aspect(image: Image.Image, data_config: dict, max_aspect: float
 
 
 def pick_device() -> torch.device:
+    import_compute_stack()
     import torch
 
     wanted = os.environ.get("TLL_DEVICE", "").strip()
@@ -176,6 +180,7 @@ def resolve_name(name: str) -> str:
     for choice in CHOICES:
         if name in (choice.name, choice.title):
             return choice.name
+    import_compute_stack()
     import timm
     from timm.models import get_pretrained_cfg, split_model_name_tag
 
@@ -189,6 +194,7 @@ def resolve_name(name: str) -> str:
 
 
 def default_weights(name: str) -> WeightKind:
+    import_compute_stack()
     from timm.models import split_model_name_tag
 
     return BUNDLED if split_model_name_tag(resolve_name(name))[0] == BUNDLED_MODEL else HUB
@@ -209,6 +215,7 @@ def _load_bundled(model: torch.nn.Module) -> None:
     its own; both list the same tensors in the same order, so we pair them by position
     and insist every shape agrees.
     """
+    import_compute_stack()
     import torch
 
     # Our own dependency's file (not a visitor upload); weights_only refuses code objects anyway.
@@ -225,6 +232,7 @@ def _load_bundled(model: torch.nn.Module) -> None:
 
 
 def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
+    import_compute_stack()
     import timm
     import torch
     from timm.models import get_pretrained_cfg, split_model_name_tag
@@ -259,6 +267,7 @@ def hub_repo(name: str) -> str | None:
     for choice in CHOICES:  # the pickers' models: answered without importing timm
         if choice.name == full_name:
             return choice.hub_repo
+    import_compute_stack()
     from timm.models import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(full_name)
@@ -287,12 +296,14 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
 
     Raises UnknownBackbone or WeightsUnavailable (never hangs on a missing network).
     """
+    import_compute_stack()  # before any thread imports a part of it (the warm-up and a visitor at once)
     full_name = resolve_name(name)
     weights = weights or default_weights(full_name)
     if weights in WEIGHT_KINDS:
         weights = WeightKind(weights)
 
     def build() -> LoadedModel:  # two visitors asking at once build it once
+        import_compute_stack()
         from timm.data import resolve_model_data_config
 
         model, note = _create(full_name, weights)
@@ -308,6 +319,7 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
 def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:
     """Load a model and run one forward pass: the first pass allocates, so a visitor's first
     click (or a benchmark's first image) does not pay for it."""
+    import_compute_stack()
     import torch
 
     loaded = load_backbone(name)

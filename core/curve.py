@@ -107,7 +107,11 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
                    backbone: str = backbones.BUNDLED_MODEL, seed: int = 0,
                    stop: threading.Event | None = None, weights=WEIGHTS) -> Iterator[dict]:
     """Yield the events described in the module doc."""
+    from core.lazy import import_compute_stack
+
+    import_compute_stack()  # one thread at a time (core.lazy)
     import torch
+
     from core import fewshot
     from core.threads import limited_threads
 

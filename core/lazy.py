@@ -6,6 +6,7 @@ imported when a visitor's first request needs them, or by the warm-up after the 
 from __future__ import annotations
 
 import importlib
+import threading
 from types import ModuleType
 
 
@@ -24,7 +25,31 @@ class LazyModule:
     def __getattr__(self, attribute: str):
         if self._ready is not None and not attribute.startswith("_") and hasattr(self._ready, attribute):
             return getattr(self._ready, attribute)
+        import_compute_stack()
         return getattr(importlib.import_module(self._name), attribute)
 
     def __repr__(self) -> str:
         return f"<lazy module {self._name!r}>"
+
+
+_stack_lock = threading.Lock()
+_stack_imported = False
+
+
+def import_compute_stack() -> None:
+    """Import torch, torchvision (with torch._dynamo) and timm, in one thread at a time.
+
+    They import one another in cycles: two threads entering them at different modules at once (the
+    warm-up building the model, a visitor's first request) make Python stop with "deadlock
+    detected by _ModuleLock('torchvision.ops.misc')". Every path to them calls this first."""
+    global _stack_imported
+    if _stack_imported:
+        return
+    with _stack_lock:
+        if not _stack_imported:
+            import timm  # noqa: F401 - imports torch and torchvision
+            import timm.data  # noqa: F401
+            import timm.models  # noqa: F401
+            import torch  # noqa: F401
+            import torch._dynamo  # noqa: F401 - torch imports it lazily on first use otherwise
+            _stack_imported = True
