@@ -16,18 +16,19 @@ import io
 import math
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.classify import top_k
 from core.imagenet import class_names, resolve_class
-from core.optvis import objectives, transforms
-from core.optvis.param import Perturbation
+# torch and the optimisation (core.optvis) are imported where used: the tab's page needs only the
+# names and defaults here (issue 14).
 from core.optvis.pixels import exact_logits, model_crop, reread_logits, to_pil, to_tensor
-from core.optvis.render import SignedGradient, optimisation_threads, render
+
+if TYPE_CHECKING:
+    import torch
 
 PGD, FGSM = "pgd", "fgsm"
 METHODS = (PGD, FGSM)
@@ -52,11 +53,15 @@ def wins(logits: torch.Tensor, target: int, margin: float) -> bool:
 
 
 def top_entries(logits: torch.Tensor, k: int = 5) -> list[dict]:
+    import torch
+
     return top_k(torch.softmax(logits.float(), dim=-1), class_names(), k, digits=4)
 
 
 def prediction(logits: torch.Tensor, target: int | None = None) -> dict:
     """Top-1 {label, index, prob} (and the target's prob, when given)."""
+    import torch
+
     entry = top_entries(logits, 1)[0]
     if target is not None:
         entry["target_prob"] = round(float(torch.softmax(logits.float(), dim=-1)[target]), 4)
@@ -124,11 +129,17 @@ def attack(loaded, image: Image.Image, target: int | str = DEFAULT_TARGET, eps: 
            transfer_model=None) -> AttackResult:
     """Targeted attack on `image` (any size: its model crop is attacked). eps and the result are in
     0-255 levels; steps is the PGD budget (the attack stops as soon as the re-read PNG fools)."""
+    from core.optvis.render import optimisation_threads
+
     with optimisation_threads():
         return _attack(loaded, image, target, eps, steps, tv, method, should_stop, transfer_model)
 
 
 def _attack(loaded, image, target, eps, steps, tv, method, should_stop, transfer_model) -> AttackResult:
+    from core.optvis import objectives, transforms
+    from core.optvis.param import Perturbation
+    from core.optvis.render import SignedGradient, render
+
     target = resolve_class(target)
     eps = int(eps)
     if not 0 < eps <= 64:

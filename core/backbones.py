@@ -16,17 +16,19 @@ import dataclasses
 import enum
 import logging
 import os
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import timm
-import torch
 from PIL import Image
-from timm.data import create_transform, resolve_model_data_config
-from timm.models import get_pretrained_cfg, split_model_name_tag
 
 from core import hub
 from core.cache import LruCache
 from core.imagenet import class_names
+from core.lazy import import_compute_stack
+
+# torch and timm are imported where used, not here: the page's builders need only the names and
+# choices below, and `python app.py` serves the page before torch is loaded (issue 14).
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +56,21 @@ class BackboneChoice:
     name: str  # timm model name with pretrained tag
     title: str  # what the UI shows
     lesson_note: str
+    # timm's pretrained_cfg.hf_hub_id for `name`, written out so that the page can ask whether the
+    # weights are at hand without importing timm (tests/test_startup.py checks it against timm).
+    hub_repo: str
 
 
 # What the pickers offer. Any other timm model name works from the CLI.
 CHOICES: tuple[BackboneChoice, ...] = (
-    BackboneChoice(BUNDLED_MODEL, "EfficientNet-Lite0 (bundled, offline)", "4.7 M parameters, 2019"),
-    BackboneChoice("vgg16.tv_in1k", "VGG-16 (hub)", "the lesson's network: 138 M parameters, 2014"),
-    BackboneChoice("resnet50.a1_in1k", "ResNet-50 (hub)", "residual connections, 25.6 M parameters, 2015"),
-    BackboneChoice("mobilenetv3_large_100.ra_in1k", "MobileNetV3-Large (hub)", "for phones: 5.5 M parameters, 2019"),
+    BackboneChoice(BUNDLED_MODEL, "EfficientNet-Lite0 (bundled, offline)", "4.7 M parameters, 2019",
+                   "timm/tf_efficientnet_lite0.in1k"),
+    BackboneChoice("vgg16.tv_in1k", "VGG-16 (hub)", "the lesson's network: 138 M parameters, 2014",
+                   "timm/vgg16.tv_in1k"),
+    BackboneChoice("resnet50.a1_in1k", "ResNet-50 (hub)", "residual connections, 25.6 M parameters, 2015",
+                   "timm/resnet50.a1_in1k"),
+    BackboneChoice("mobilenetv3_large_100.ra_in1k", "MobileNetV3-Large (hub)", "for phones: 5.5 M parameters, 2019",
+                   "timm/mobilenetv3_large_100.ra_in1k"),
 )
 
 
@@ -86,6 +95,10 @@ class LoadedModel:
     note: str = ""  # one line for the user: where the weights came from
 
     def __post_init__(self):
+        import_compute_stack()
+        import torch
+        from timm.data import create_transform
+
         self.transform = create_transform(**self.data_config, is_training=False)
         # Channels-last runs these convolutions ~2x faster on a CPU (measured: 200 photos through
         # EfficientNet-Lite0 on 2 cores, 3.3 s vs 6-8 s in batches of 4-8). Results are unchanged.
@@ -101,6 +114,9 @@ class LoadedModel:
 
     def to_display(self, tensor: torch.Tensor) -> Image.Image:
         """Undo normalisation: the exact crop the model receives, as a picture."""
+        import_compute_stack()
+        import torch
+
         mean = torch.tensor(self.data_config["mean"]).view(3, 1, 1)
         std = torch.tensor(self.data_config["std"]).view(3, 1, 1)
         pixels = (tensor.detach().cpu().float() * std + mean).clamp(0, 1)
@@ -147,6 +163,9 @@ def trim_extreme_aspect(image: Image.Image, data_config: dict, max_aspect: float
 
 
 def pick_device() -> torch.device:
+    import_compute_stack()
+    import torch
+
     wanted = os.environ.get("TLL_DEVICE", "").strip()
     if wanted:
         return torch.device(wanted)
@@ -161,6 +180,10 @@ def resolve_name(name: str) -> str:
     for choice in CHOICES:
         if name in (choice.name, choice.title):
             return choice.name
+    import_compute_stack()
+    import timm
+    from timm.models import get_pretrained_cfg, split_model_name_tag
+
     arch, tag = split_model_name_tag(name)
     if not timm.is_model(arch):
         raise UnknownBackbone(f"unknown backbone {name!r}: not a timm model name (try e.g. vgg16, resnet50)")
@@ -171,6 +194,9 @@ def resolve_name(name: str) -> str:
 
 
 def default_weights(name: str) -> WeightKind:
+    import_compute_stack()
+    from timm.models import split_model_name_tag
+
     return BUNDLED if split_model_name_tag(resolve_name(name))[0] == BUNDLED_MODEL else HUB
 
 
@@ -189,6 +215,9 @@ def _load_bundled(model: torch.nn.Module) -> None:
     its own; both list the same tensors in the same order, so we pair them by position
     and insist every shape agrees.
     """
+    import_compute_stack()
+    import torch
+
     # Our own dependency's file (not a visitor upload); weights_only refuses code objects anyway.
     source = torch.load(bundled_state_dict_path(), map_location="cpu", weights_only=True)
     target = model.state_dict()
@@ -203,6 +232,11 @@ def _load_bundled(model: torch.nn.Module) -> None:
 
 
 def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
+    import_compute_stack()
+    import timm
+    import torch
+    from timm.models import get_pretrained_cfg, split_model_name_tag
+
     arch, _ = split_model_name_tag(name)
     if weights == RANDOM:
         with torch.random.fork_rng(devices=[]):  # the same "random" network every time; others' RNG untouched
@@ -227,13 +261,26 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
     raise ValueError(f"weights must be one of {', '.join(STOCK_WEIGHT_KINDS)}, not {weights!r}")
 
 
+def hub_repo(name: str) -> str | None:
+    """The Hugging Face repository of `name`'s pretrained weights; None when timm knows none."""
+    full_name = resolve_name(name)
+    for choice in CHOICES:  # the pickers' models: answered without importing timm
+        if choice.name == full_name:
+            return choice.hub_repo
+    import_compute_stack()
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(full_name)
+    return cfg.hf_hub_id if cfg is not None and cfg.hf_hub_id else None
+
+
 def hub_weights_local(name: str) -> bool:
     """True when `name`'s hub weights need no download: already loaded, or in the local cache."""
     full_name = resolve_name(name)
     if (full_name, HUB) in _models:
         return True
-    cfg = get_pretrained_cfg(full_name)
-    return bool(cfg is not None and cfg.hf_hub_id and hub.cached_file(cfg.hf_hub_id, "model.safetensors"))
+    repo = hub_repo(full_name)
+    return bool(repo and hub.cached_file(repo, "model.safetensors"))
 
 
 # Loaded models, most recently used last. The bundled model always stays; of the others (VGG-16
@@ -249,12 +296,16 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
 
     Raises UnknownBackbone or WeightsUnavailable (never hangs on a missing network).
     """
+    import_compute_stack()  # before any thread imports a part of it (the warm-up and a visitor at once)
     full_name = resolve_name(name)
     weights = weights or default_weights(full_name)
     if weights in WEIGHT_KINDS:
         weights = WeightKind(weights)
 
     def build() -> LoadedModel:  # two visitors asking at once build it once
+        import_compute_stack()
+        from timm.data import resolve_model_data_config
+
         model, note = _create(full_name, weights)
         device = pick_device()
         model = model.to(device).eval()
@@ -268,6 +319,9 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
 def warm_up(name: str = BUNDLED_MODEL) -> LoadedModel:
     """Load a model and run one forward pass: the first pass allocates, so a visitor's first
     click (or a benchmark's first image) does not pay for it."""
+    import_compute_stack()
+    import torch
+
     loaded = load_backbone(name)
     with torch.inference_mode():
         loaded.model(torch.zeros(1, 3, *loaded.input_size, device=loaded.device)

@@ -19,8 +19,10 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used (the page is built without it)
+    import torch
 
 
 class SharedForward:
@@ -64,6 +66,8 @@ class SharedForward:
             self._forward(batch)
 
     def _forward(self, batch: list) -> None:
+        import torch
+
         try:
             probs = self._predict_batch(batch[0][0], torch.stack([tensor for _, tensor, _ in batch]))
         except BaseException as error:  # noqa: BLE001 - handed to every waiting request

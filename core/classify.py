@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import torch
 from PIL import Image
 
 from core.backbones import LoadedModel
 from core.batching import SharedForward
 from core.images import ImageLoadError, load_image
+
+if TYPE_CHECKING:  # torch is imported where it is used (the page is built without it)
+    import torch
 
 
 def top_k(probs: torch.Tensor, labels, k: int, digits: int = 6) -> list[dict]:
@@ -23,11 +25,13 @@ def top_k(probs: torch.Tensor, labels, k: int, digits: int = 6) -> list[dict]:
     ]
 
 
-@torch.inference_mode()
 def predict_batch(loaded: LoadedModel, batch: torch.Tensor) -> torch.Tensor:
     """Softmax probabilities for a normalised NCHW batch."""
-    logits = loaded.model(batch.to(loaded.device).contiguous(memory_format=torch.channels_last))
-    return logits.float().softmax(dim=-1).cpu()
+    import torch
+
+    with torch.inference_mode():
+        logits = loaded.model(batch.to(loaded.device).contiguous(memory_format=torch.channels_last))
+        return logits.float().softmax(dim=-1).cpu()
 
 
 # The web app's concurrent visitors share forward passes (core.batching); the CLI batches files itself.
@@ -61,6 +65,8 @@ def classify_files(loaded: LoadedModel, paths: Iterable[str], k: int = 5, batch_
     only two batches are ever in memory. Small batches: on a CPU, 4-8 images per batch run
     fastest per image (bigger ones spill out of the caches).
     """
+    import torch
+
     paths = [str(p) for p in paths]
     chunks = [paths[i:i + batch_size] for i in range(0, len(paths), max(1, batch_size))]
     prepare = lambda chunk: [_prepare(loaded, path) for path in chunk]  # noqa: E731

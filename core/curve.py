@@ -27,11 +27,9 @@ import random
 import threading
 from typing import Iterator
 
-import torch
 
-from core import backbones, fewshot
+from core import backbones
 from core.datasets import DatasetError, ImageSet
-from core.threads import limited_threads
 
 PRETRAINED, RANDOM = "pretrained", "random"
 WEIGHTS = (PRETRAINED, RANDOM)
@@ -110,6 +108,14 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
                    backbone: str = backbones.BUNDLED_MODEL, seed: int = 0,
                    stop: threading.Event | None = None, weights=WEIGHTS) -> Iterator[dict]:
     """Yield the events described in the module doc."""
+    from core.lazy import import_compute_stack
+
+    import_compute_stack()  # one thread at a time (core.lazy)
+    import torch
+
+    from core import fewshot
+    from core.threads import limited_threads
+
     from core.finetune import TrainingStopped, extract_features
 
     sizes = parse_sizes(sizes)

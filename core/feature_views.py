@@ -17,7 +17,6 @@ import math
 import threading
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -77,6 +76,8 @@ def _prediction_label(record: FeatureRecord, lang: str | None) -> str:
 @functools.lru_cache(maxsize=None)
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     # DejaVu ships with matplotlib, so labels look the same on every machine.
+    import matplotlib
+
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
     try:
@@ -87,6 +88,8 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
 
 @functools.lru_cache(maxsize=None)
 def _lookup_table(cmap: str) -> np.ndarray:
+    import matplotlib
+
     if cmap not in COLORMAPS:
         raise ValueError(f"colormap must be one of {', '.join(COLORMAPS)}, not {cmap!r}")
     colours = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3]

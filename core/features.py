@@ -12,13 +12,16 @@ import dataclasses
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.backbones import RANDOM, LoadedModel
 from core.images import content_key
+
+if TYPE_CHECKING:  # torch is imported where it is used (the page is built without it)
+    import torch
 
 # Each channel is stored as uint8 scaled to its own min..max: exactly what the views draw
 # (every map is shown on its own range), a quarter of float32's memory, and no conversion
@@ -158,12 +161,16 @@ def _feature_info(model: torch.nn.Module) -> list[dict]:
 
 
 def _is_vgg_like(model: torch.nn.Module) -> bool:
+    import torch
+
     features = getattr(model, "features", None)
     return isinstance(features, torch.nn.Sequential) and any(isinstance(m, torch.nn.Conv2d) for m in features)
 
 
 def layers_to_record(model: torch.nn.Module) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """({module name: (alias, kind)}, [stage module names]) for this model."""
+    import torch
+
     modules = dict(model.named_modules())
     stages = []
     for entry in _feature_info(model):
@@ -218,8 +225,16 @@ def _channel_first(output: torch.Tensor, expected_channels: int | None) -> torch
     return output
 
 
-@torch.inference_mode()
 def _record(loaded: LoadedModel, image: Image.Image, key: str) -> FeatureRecord:
+    import torch
+
+    with torch.inference_mode():
+        return _record_in_inference_mode(loaded, image, key)
+
+
+def _record_in_inference_mode(loaded: LoadedModel, image: Image.Image, key: str) -> FeatureRecord:
+    import torch
+
     started = time.perf_counter()
     model = loaded.model
     wanted, stages = layers_to_record(model)
@@ -356,10 +371,8 @@ def pretrained_available(name: str) -> bool:
     downloading anything. Offline this answers at once (HF_HUB_OFFLINE) or within the hub
     probe's few seconds."""
     from core import hub
-    from core.backbones import hub_weights_local, resolve_name
-    from timm.models import get_pretrained_cfg
+    from core.backbones import hub_repo, hub_weights_local
 
-    cfg = get_pretrained_cfg(resolve_name(name))
-    if cfg is None or not cfg.hf_hub_id:
+    if not hub_repo(name):
         return False
     return hub_weights_local(name) or hub.hub_reachable()

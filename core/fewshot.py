@@ -23,21 +23,14 @@ import random
 import torch
 from torch import nn
 
-# A class with fewer photos than this gets no validation split in frozen mode: the model trains on
-# every photo and its accuracy is estimated by cross-validation on the cached features instead.
-SMALL_CLASS = 20
-# Up to this many photos in all, cross-validation leaves one photo out at a time (nearly unbiased:
-# each fold trains on all but one photo); above it, stratified K_FOLDS-fold.
-LEAVE_ONE_OUT_MAX = 80
-K_FOLDS = 5
+# SMALL_CLASS, LEAVE_ONE_OUT_MAX, K_FOLDS and the estimate names: core.training_settings (no torch there).
+from core.training_settings import (K_FOLD, K_FOLDS, LEAVE_ONE_OUT, LEAVE_ONE_OUT_MAX,  # noqa: F401 (re-exported)
+                                    NOT_ESTIMATED, SMALL_CLASS, VALIDATION)
+
 # sklearn's C: the loss is mean cross-entropy + ||W||^2 / (2 C n). On L2-normalised features the
 # results hardly move between C = 1 and 100 (measured); 10 lets a confident head form.
 DEFAULT_C = 10.0
 
-VALIDATION = "validation split"
-LEAVE_ONE_OUT = "leave-one-out cross-validation"
-K_FOLD = f"{K_FOLDS}-fold cross-validation"
-NOT_ESTIMATED = "none"
 ESTIMATE_TEXT = {
     VALIDATION: "measured on {n} held-out validation photos",
     LEAVE_ONE_OUT: "estimated by leave-one-out cross-validation: each of the {n} photos is predicted by a model "

@@ -41,17 +41,11 @@ from core.images import content_key
 from core.seeds import seed_everything
 from core.threads import limited_threads
 
-FROZEN, TOP, FULL, SCRATCH = "frozen", "top", "full", "scratch"
-MODES = (FROZEN, TOP, FULL, SCRATCH)
-MODE_TITLES = {
-    FROZEN: "frozen (feature extractor: only a new head trains)",
-    TOP: "top blocks (the last blocks train too, at a lower learning rate)",
-    FULL: "full fine-tune (every weight trains; slow on a CPU)",
-    SCRATCH: "from scratch (same network, random weights)",
-}
-DEFAULT_EPOCHS = {FROZEN: 40, TOP: 6, FULL: 6, SCRATCH: 6}
+# The modes, their titles and epochs: core.training_settings (the page is built from it, without torch).
+from core.training_settings import (DEFAULT_EPOCHS, FROZEN, FULL, MAX_EPOCHS, MODE_TITLES,  # noqa: F401 (re-exported)
+                                    MODES, SCRATCH, TOP)
+
 DEFAULT_LR = {FROZEN: 3e-3, TOP: 3e-3, FULL: 3e-3, SCRATCH: 1e-3}  # head; the body gets BACKBONE_LR_FACTOR of it (top, full)
-MAX_EPOCHS = 200
 TOP_GROUPS = 2  # how many of the backbone's last block groups "top" mode unfreezes
 BACKBONE_LR_FACTOR = 0.1
 MICRO_BATCH = 8  # images per forward/backward on a CPU (the stop flag is checked between them)

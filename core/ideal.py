@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import torch
 from PIL import Image
 
 from core.imagenet import class_names, resolve_class
-from core.optvis import objectives, transforms
-from core.optvis.param import make_parameterisation, start_image
+# torch and the optimisation (core.optvis) are imported where used: the tab's page needs only the
+# names and defaults here (issue 14).
 from core.optvis.pixels import blurred, exact_logits, model_crop, reread_logits, resized_down_up, to_pil, to_tensor
-from core.optvis.render import Progress, optimisation_threads, render
-from core.seeds import seed_everything
+
+if TYPE_CHECKING:
+    from core.optvis.render import Progress
 
 ROBUST, PIXEL = "robust", "pixel"
 MODES = (ROBUST, PIXEL)
@@ -50,6 +50,13 @@ def ideal_steps(loaded, target: int | str, steps: int | None = None, tv: float =
     """Progress events while the ideal image of `target` forms (Progress.terms: logit, tv, prob).
 
     `prob` is p(target) for the current, untransformed image."""
+    import torch
+
+    from core.optvis import objectives, transforms
+    from core.optvis.param import make_parameterisation, start_image
+    from core.optvis.render import render
+    from core.seeds import seed_everything
+
     target = resolve_class(target)
     if mode not in MODES:
         raise ValueError(f"mode must be robust or pixel, not {mode!r}")
@@ -106,6 +113,10 @@ class IdealResult:
 
 def measure(loaded, image: Image.Image, target: int) -> dict:
     """p(target) of an 8-bit image as re-read by the standard pipeline, plain, blurred and resampled."""
+    import torch
+
+    from core.optvis import objectives
+
     def prob(picture):
         return float(torch.softmax(reread_logits(loaded, picture).float(), dim=-1)[target])
 
@@ -117,6 +128,8 @@ def measure(loaded, image: Image.Image, target: int) -> dict:
 
 def ideal_result(loaded, progress: Progress, target: int, mode: str, started: float) -> IdealResult:
     """The last progress event as an 8-bit picture, measured."""
+    from core.optvis.render import optimisation_threads
+
     image = to_pil(progress.image)
     with optimisation_threads():
         measured = measure(loaded, image, target)

@@ -1,37 +1,42 @@
-"""ImageNet-1k class names (timm's ImageNetInfo; Dutch from core/data/imagenet_nl.txt) and lookup by
-index or name, in English or Dutch."""
+"""ImageNet-1k class names (English: timm's ImageNetInfo, written out in core/data/imagenet_en.txt; Dutch:
+core/data/imagenet_nl.txt) and lookup by index or name, in English or Dutch. Read from these files,
+not from timm: the page's class pickers need them before torch (which timm imports) is loaded."""
 from __future__ import annotations
 
 import functools
 from pathlib import Path
 
-from timm.data import ImageNetInfo
-
 LANGUAGES = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
+ENGLISH_NAMES_FILE = Path(__file__).resolve().parent / "data" / "imagenet_en.txt"
 DUTCH_NAMES_FILE = Path(__file__).resolve().parent / "data" / "imagenet_nl.txt"
+NUM_CLASSES = 1000
 
 
-@functools.lru_cache(maxsize=1)
-def _english_names() -> tuple[str, ...]:
-    info = ImageNetInfo()
-    return tuple(info.index_to_description(i) for i in range(info.num_classes()))
-
-
-@functools.lru_cache(maxsize=1)
-def _dutch_names() -> tuple[str, ...]:
-    """The hand-written Dutch names, checked against the English list's length and order."""
+def _read_names(path: Path) -> tuple[str, ...]:
+    """'<index><TAB><name>' lines (# comments), checked: indices 0..999 in order."""
     names: list[str] = []
-    for number, line in enumerate(DUTCH_NAMES_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         index, _, name = line.partition("\t")
         if not index.isdigit() or int(index) != len(names) or not name.strip():
-            raise RuntimeError(f"{DUTCH_NAMES_FILE.name} line {number}: expected '{len(names)}<TAB>name', got {line!r}")
+            raise RuntimeError(f"{path.name} line {number}: expected '{len(names)}<TAB>name', got {line!r}")
         names.append(name.strip())
-    if len(names) != len(_english_names()):
-        raise RuntimeError(f"{DUTCH_NAMES_FILE.name} has {len(names)} classes, ImageNet has {len(_english_names())}")
+    if len(names) != NUM_CLASSES:
+        raise RuntimeError(f"{path.name} has {len(names)} classes, ImageNet has {NUM_CLASSES}")
     return tuple(names)
+
+
+@functools.lru_cache(maxsize=1)
+def _english_names() -> tuple[str, ...]:
+    return _read_names(ENGLISH_NAMES_FILE)
+
+
+@functools.lru_cache(maxsize=1)
+def _dutch_names() -> tuple[str, ...]:
+    """The hand-written Dutch names, in the English list's order."""
+    return _read_names(DUTCH_NAMES_FILE)
 
 
 def check_language(lang: str | None) -> str:

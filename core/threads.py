@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 
-import torch
-
-
 @contextlib.contextmanager
 def limited_threads(count: int):
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(max(1, int(count)))
     try:

@@ -10,12 +10,14 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from core import cam
 from core.images import ImageLoadError, load_image
+from core.lazy import LazyModule
 from core.weights import load_model
 from core.imagenet import localize_top
 from demo.components import friendly_errors, weight_kind
 from demo.i18n import T, add_strings, load_strings, percent, request_language, tr
+
+cam = LazyModule("core.cam")  # torch: imported at the first map, not to build the page
 
 TOP_CLASS = "__top__"
 add_strings(*load_strings("cam_views"))  # this tab's English and Dutch: demo/strings/cam_views.json

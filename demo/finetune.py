@@ -9,16 +9,21 @@ import time
 import gradio as gr
 import pandas as pd
 
-from core import backbones, datasets, fewshot, finetune
-from core.memory import release_memory
+from core import backbones, datasets, training_settings
 from core import images as core_images
 from core.images import limits_text as image_limits_text
+from core.lazy import LazyModule
+from core.memory import release_memory
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
 from demo.components import friendly_errors
 from demo.i18n import (
     STRINGS, T, add_strings, load_strings, number, percent, register, request_language, tr)
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
+
+# torch: imported at the first training; the page is built from core.training_settings alone.
+fewshot = LazyModule("core.fewshot", ready=training_settings)
+finetune = LazyModule("core.finetune", ready=training_settings)
 
 # The data sources: the radio's VALUES (what the API takes) stay English; the page shows them translated.
 UPLOADS, ZIP, SAMPLES, PETS = "your images, class by class", "a .zip of class folders", "a sample set", \

@@ -6,9 +6,13 @@ through an independent path (timm's standard eval pipeline, or the pixels fed as
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image, ImageFilter
+
+if TYPE_CHECKING:  # torch is imported where it is used (the page is built without it)
+    import torch
 
 
 def model_crop(loaded, image: Image.Image) -> Image.Image:
@@ -18,6 +22,8 @@ def model_crop(loaded, image: Image.Image) -> Image.Image:
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """8-bit RGB -> 1x3xHxW float in [0, 1]."""
+    import torch
+
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
 
 
@@ -27,19 +33,23 @@ def to_pil(pixels: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-@torch.no_grad()
 def reread_logits(loaded, image: Image.Image) -> torch.Tensor:
     """Logits for an 8-bit picture as the standard eval pipeline reads it (resize, crop, normalise)."""
-    return loaded.model(loaded.preprocess(image)[None].to(loaded.device)).cpu()[0]
+    import torch
+
+    with torch.no_grad():
+        return loaded.model(loaded.preprocess(image)[None].to(loaded.device)).cpu()[0]
 
 
-@torch.no_grad()
 def exact_logits(loaded, image: Image.Image) -> torch.Tensor:
     """Logits for an 8-bit picture fed to the network pixel for pixel (normalised, no resampling)."""
+    import torch
+
     pixels = to_tensor(image)
     mean = torch.tensor(loaded.data_config["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(loaded.data_config["std"]).view(1, 3, 1, 1)
-    return loaded.model(((pixels - mean) / std).to(loaded.device)).cpu()[0]
+    with torch.no_grad():
+        return loaded.model(((pixels - mean) / std).to(loaded.device)).cpu()[0]
 
 
 def blurred(image: Image.Image, sigma: float = 1.0) -> Image.Image:
