@@ -24,22 +24,13 @@ import torch
 from torch import nn
 
 # SMALL_CLASS, LEAVE_ONE_OUT_MAX, K_FOLDS and the estimate names: core.training_settings (no torch there).
-from core.training_settings import (K_FOLD, K_FOLDS, LEAVE_ONE_OUT, LEAVE_ONE_OUT_MAX,  # noqa: F401 (re-exported)
+from core.training_settings import (ESTIMATE_TEXT, K_FOLD, K_FOLDS, LEAVE_ONE_OUT, LEAVE_ONE_OUT_MAX,  # noqa: F401 (re-exported)
                                     NOT_ESTIMATED, SMALL_CLASS, VALIDATION)
 
 # sklearn's C: the loss is mean cross-entropy + ||W||^2 / (2 C n). On L2-normalised features the
 # results hardly move between C = 1 and 100 (measured); 10 lets a confident head form.
 DEFAULT_C = 10.0
 
-ESTIMATE_TEXT = {
-    VALIDATION: "measured on {n} held-out validation photos",
-    LEAVE_ONE_OUT: "estimated by leave-one-out cross-validation: each of the {n} photos is predicted by a model "
-                   "trained on all the others; the final model trains on all {n}",
-    K_FOLD: f"estimated by {K_FOLDS}-fold cross-validation: each of the {{n}} photos is predicted by a model "
-            f"that did not see it; the final model trains on all {{n}}",
-    NOT_ESTIMATED: "not estimated: with one photo in a class there is nothing left to test on. "
-                   "The model trains on all {n} photos; try it on new photos in the Classify tab",
-}
 
 
 def normalise(features: torch.Tensor) -> torch.Tensor:

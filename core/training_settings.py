@@ -29,3 +29,14 @@ VALIDATION = "validation split"
 LEAVE_ONE_OUT = "leave-one-out cross-validation"
 K_FOLD = f"{K_FOLDS}-fold cross-validation"
 NOT_ESTIMATED = "none"
+
+# What each estimate means, for the results text (the Fine-tune tab and the CLI's "estimate").
+ESTIMATE_TEXT = {
+    VALIDATION: "measured on {n} held-out validation photos",
+    LEAVE_ONE_OUT: "estimated by leave-one-out cross-validation: each of the {n} photos is predicted by a model "
+                   "trained on all the others; the final model trains on all {n}",
+    K_FOLD: f"estimated by {K_FOLDS}-fold cross-validation: each of the {{n}} photos is predicted by a model "
+            f"that did not see it; the final model trains on all {{n}}",
+    NOT_ESTIMATED: "not estimated: with one photo in a class there is nothing left to test on. "
+                   "The model trains on all {n} photos; try it on new photos in the Classify tab",
+}
