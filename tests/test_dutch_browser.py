@@ -25,7 +25,7 @@ def classify_cat_example(page) -> str:
 def test_dutch_browser_sees_dutch_tabs_and_a_dutch_cat_label(open_page):
     page = open_page("nl-NL")
     assert tab_names(page) == DUTCH_TABS
-    assert page.get_by_text("Jouw afbeelding").first.is_visible()
+    page.get_by_text("Jouw afbeelding", exact=True).first.wait_for(state="visible")
     assert page.get_by_role("button", name="Classificeer").is_visible()
     text = classify_cat_example(page)
     top = page.locator("#classify-labels .output-class").inner_text().strip()
