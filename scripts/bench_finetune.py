@@ -46,7 +46,7 @@ def photo_lists(data: Path, per_class: int, test_per_class: int = 0):
     train, test = {}, {}
     for name in classes:
         photos = sorted((data / name).glob("*.jpg"))
-        train[name], test[name] = photos[:per_class], photos[per_class:per_class + test_per_class or None]
+        train[name], test[name] = photos[:per_class], photos[per_class:per_class + test_per_class if test_per_class else None]
     return classes, train, test
 
 
