@@ -38,6 +38,10 @@ def _picture(points: list[dict], classes: int, backbone: str, test_images: int, 
     return Image.open(io.BytesIO(curve.figure_png(figure)))
 
 
+def _empty_table(request: gr.Request = None) -> pd.DataFrame:
+    return _table([], request_language(request))
+
+
 def _table(points: list[dict], lang: str | None = None) -> pd.DataFrame:
     rows = [(p["size"], _weights(p["weights"], lang), round(p["mean_acc"] * 100, 1), round(p["min_acc"] * 100, 1),
              round(p["max_acc"] * 100, 1), p["draws"], p["test_images"]) for p in points]
@@ -128,7 +132,8 @@ def build_curve(data_inputs: list, backbone: gr.components.Component, load_image
             # No label chip: it would cover the figure's own title and top gridline.
             plot = gr.Image(label=T("curve.plot"), show_label=False, type="pil", format="png", interactive=False,
                             elem_id="curve-plot")
-    table = gr.Dataframe(label=T("curve.table"), interactive=False, elem_id="curve-table")
+    # Its real headers, in the page's language, before any run (a callable value runs when the page loads).
+    table = gr.Dataframe(_empty_table, label=T("curve.table"), interactive=False, elem_id="curve-table")
     run.click(make_runner(load_image_set), [*data_inputs, backbone, sizes, draws], [plot, table, status],
               api_name="learning_curve", concurrency_limit=1, concurrency_id="learning_curve",
               show_progress="minimal")

@@ -21,7 +21,8 @@ from core.features import UnknownLayer, cached_record, pretrained_available, rec
 from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from demo import example_path
-from demo.components import PRETRAINED, RANDOM, ImageInput, friendly_errors, weight_kind, weights_status
+from demo.components import (PRETRAINED, RANDOM, ImageInput, backbone_choices, friendly_errors, weight_kind,
+                             weights_status)
 from demo.i18n import T, add_strings, load_strings, request_language, tr
 from demo.notes import lesson_notes
 
@@ -222,7 +223,7 @@ def build(context) -> None:
             image = ImageInput(type="filepath", value=example_path("chelsea.png"), label=T("features.image"), elem_id="features-image",
                                sources=["upload", "webcam", "clipboard"], height=300)
             # One per line: the backbone's full title must fit (it was cut off beside the Weights radio).
-            backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=default_backbone,
+            backbone = gr.Dropdown(backbone_choices(), value=default_backbone,
                                    label=T("features.backbone"), elem_id="features-backbone")
             weights = gr.Radio([(T("classify.pretrained"), PRETRAINED), (T("classify.random"), RANDOM)],
                                value=PRETRAINED, label=T("features.weights"))

@@ -15,7 +15,7 @@ from core.images import limits_text as image_limits_text
 from core.lazy import LazyModule
 from core.memory import release_memory
 from demo import MAX_UPLOAD, cam_views, embed_view, webcam
-from demo.components import friendly_errors
+from demo.components import backbone_choices, friendly_errors
 from demo.i18n import (
     STRINGS, T, add_strings, load_strings, number, percent, register, request_language, tr)
 from demo.jobs import SessionJobs
@@ -745,7 +745,7 @@ def build(context) -> None:
                                   height=100)
         with gr.Column(scale=4):
             gr.Markdown(T("finetune.training"))
-            backbone = gr.Dropdown([(c.title, c.name) for c in backbones.CHOICES], value=backbones.BUNDLED_MODEL,
+            backbone = gr.Dropdown(backbone_choices(), value=backbones.BUNDLED_MODEL,
                                    label=T("finetune.backbone"))
             mode = gr.Radio([(T(f"finetune.mode.{name}"), name) for name in finetune.MODE_TITLES], value=finetune.FROZEN,
                             label=T("finetune.mode"), elem_id="finetune-mode")
