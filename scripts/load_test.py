@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 IMAGES = [ROOT / "assets" / name for name in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")]
 MAX_CALLS_PER_CLIENT = 10_000
 
-from local_server import start_server, stop_server  # noqa: E402 (a sibling script)
+from local_server import server_tracebacks, start_server, stop_server  # noqa: E402 (a sibling script)
 
 
 class Tally:
@@ -275,6 +275,10 @@ def main() -> None:
             if side:
                 report.update(training=training or "skipped (no ../shared photos)", ideal=ideal or "skipped")
         report["server_alive_after"] = alive
+        if server is not None:  # a started server: did it log any traceback while serving?
+            found = server_tracebacks(server)
+            report["server_tracebacks"] = len(found)
+            report["first_tracebacks"] = found[:3]
         print(json.dumps(report))
     finally:
         stop_server(server)

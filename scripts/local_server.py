@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,9 +21,12 @@ def start_server(timeout_s: float = 120, root: str | Path | None = None,
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.perf_counter()
+    # The server's own output, kept so a script can say whether it logged any traceback (server_tracebacks).
+    log = tempfile.NamedTemporaryFile("w", prefix="tll-server-", suffix=".log", delete=False)
     server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=root or ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(os.environ, HF_HUB_OFFLINE="1", **(env or {})))
+                              stdout=log, stderr=subprocess.STDOUT,
+                              env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(env or {})))
+    server.log_path = log.name
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < timeout_s:
         try:
@@ -43,3 +47,13 @@ def stop_server(server: subprocess.Popen | None) -> None:
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def server_tracebacks(server: subprocess.Popen | None) -> list[str]:
+    """The exception line of each traceback the server logged (none expected: visitor errors print none)."""
+    path = getattr(server, "log_path", None)
+    if not path or not os.path.exists(path):
+        return []
+    blocks = Path(path).read_text(errors="replace").split("Traceback (most recent call last):")[1:]
+    return [next((line for line in block.splitlines()[1:] if line and not line.startswith(" ")), "?")[:200]
+            for block in blocks]
