@@ -235,7 +235,7 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
     import_compute_stack()
     import timm
     import torch
-    from timm.models import get_pretrained_cfg, split_model_name_tag
+    from timm.models import split_model_name_tag
 
     arch, _ = split_model_name_tag(name)
     if weights == RANDOM:
@@ -249,15 +249,15 @@ def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
         _load_bundled(model)
         return model, BUNDLED_NOTE
     if weights == HUB:
-        cfg = get_pretrained_cfg(name)
-        if cfg is None or not cfg.hf_hub_id:
+        repo = hub_repo(name)
+        if repo is None:
             raise WeightsUnavailable(f"timm knows no hub weights for {name}")
         try:
-            path = hub.fetch_file(cfg.hf_hub_id, "model.safetensors")
+            path = hub.fetch_file(repo, "model.safetensors")
         except hub.HubUnavailable as error:
             raise WeightsUnavailable(str(error)) from None
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": path})
-        return model, f"from {cfg.hf_hub_id}"
+        return model, f"from {repo}"
     raise ValueError(f"weights must be one of {', '.join(STOCK_WEIGHT_KINDS)}, not {weights!r}")
 
 

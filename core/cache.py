@@ -61,11 +61,16 @@ class LruCache:
             return value
         with self._lock:
             building = self._building.setdefault(key, threading.Lock())
-        with building:
-            value = self.get(key, _MISSING)
-            if value is _MISSING:
-                value = build()
-                self.put(key, value)
+        try:
+            with building:
+                value = self.get(key, _MISSING)
+                if value is _MISSING:
+                    value = build()
+                    self.put(key, value)
+        finally:
+            with self._lock:  # built (or failed): its lock is not kept for the life of the process
+                if self._building.get(key) is building:
+                    del self._building[key]
         return value
 
     def discard(self, predicate: Callable[[Hashable], bool] = lambda key: True) -> None:

@@ -129,9 +129,9 @@ def learning_curve(image_set: ImageSet, sizes=DEFAULT_SIZES, draws: int = DEFAUL
     dropped = [s for s in sizes if s > smallest_pool]
     if not usable:
         raise DatasetError(TEXT["no_size"].format(pool=smallest_pool), "curve_no_size", pool=smallest_pool)
-    models = {PRETRAINED: backbones.load_backbone(backbone),
-              RANDOM: backbones.load_backbone(backbone, backbones.RANDOM)}
-    models = {kind: models[kind] for kind in weights}
+    # Only the weights asked for are loaded (VGG-16 is 528 MB a copy, and the model cache is shared).
+    weight_kinds = {PRETRAINED: None, RANDOM: backbones.RANDOM}
+    models = {kind: backbones.load_backbone(backbone, weight_kinds[kind]) for kind in weights}
     features: dict[str, torch.Tensor] = {}
     points: list[CurvePoint] = []
     total = len(image_set) * len(models)

@@ -42,10 +42,17 @@ class FeatureMap:
     method: str
     weights: str  # pretrained / random / trained (what the caller asked for, in words)
     model: str
+    _tables: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)  # k -> neighbour table
 
     def nearest(self, index: int, k: int = KNN_K) -> list[int]:
         """The k photos closest to photo `index` in the full feature space (not on the 2-D map)."""
-        return list(_neighbours(self.features, k)[index])
+        return list(self._neighbour_table(k)[index])
+
+    def _neighbour_table(self, k: int) -> np.ndarray:
+        """Every photo's k nearest, computed once per map (each click on the map reads one row)."""
+        if k not in self._tables:
+            self._tables[k] = _neighbours(self.features, k)
+        return self._tables[k]
 
 
 def features_of(loaded: backbones.LoadedModel, images: list[Image.Image]) -> np.ndarray:

@@ -23,11 +23,6 @@ TOP_CLASS = "__top__"
 add_strings(*load_strings("cam_views"))  # this tab's English and Dutch: demo/strings/cam_views.json
 
 
-def _percent(fraction: float, lang: str | None) -> str:
-    """As the English always showed it (Python's % format), with a decimal comma in Dutch."""
-    return percent(fraction, lang, 0) if lang == "nl" else f"{fraction:.0%}"
-
-
 def _name(result: cam.CamResult, loaded, lang: str | None) -> str:
     """The map's class name in `lang`: ImageNet's Dutch name, or a trained model's own class name."""
     return localize_top([{"label": result.label, "index": result.target}], lang or "en", loaded.labels)[0]["label"]
@@ -35,13 +30,13 @@ def _name(result: cam.CamResult, loaded, lang: str | None) -> str:
 
 def _top_choices(top: list[dict], lang: str | None = None, loaded=None) -> list[tuple[str, str]]:
     rows = localize_top(top, lang or "en", loaded.labels) if loaded is not None else top
-    return [(tr("cam.top_class", lang), TOP_CLASS)] + [(f"{t['label']} ({_percent(t['prob'], lang)})", str(t["index"]))
+    return [(tr("cam.top_class", lang), TOP_CLASS)] + [(f"{t['label']} ({percent(t['prob'], lang, 0)})", str(t["index"]))
                                                       for t in rows]
 
 
 def _caption(result: cam.CamResult, loaded=None, lang: str | None = None) -> str:
     label = _name(result, loaded, lang) if loaded is not None else result.label
-    prob = f"{result.prob:.1%}" if lang != "nl" else percent(result.prob, lang, 1)
+    prob = percent(result.prob, lang, 1)
     return tr("cam.caption", lang, label=label, prob=prob, method=result.method)
 
 
@@ -132,8 +127,8 @@ def finetune_map(session_models, evt: gr.SelectData, request: gr.Request = None)
     if true_name in loaded.labels and loaded.labels.index(true_name) != said.target:
         truth = cam.class_activation_map(loaded, image, loaded.labels.index(true_name))
         return said.overlay, truth.overlay, tr("cam.finetune_caption", lang, predicted=said.label,
-                                               prob=_percent(said.prob, lang), true=true_name)
-    return said.overlay, None, tr("cam.finetune_right", lang, predicted=said.label, prob=_percent(said.prob, lang))
+                                               prob=percent(said.prob, lang, 0), true=true_name)
+    return said.overlay, None, tr("cam.finetune_right", lang, predicted=said.label, prob=percent(said.prob, lang, 0))
 
 
 def _two_maps(title_key: str, left: tuple[str, str], right: tuple[str, str], caption_id: str, height: int):
@@ -179,7 +174,7 @@ def attack_maps(original, adversarial, request: gr.Request = None):
     after = cam.class_activation_map(loaded, after_image)
     overlap = float(np.minimum(before.heat, after.heat).sum() / max(np.maximum(before.heat, after.heat).sum(), 1e-9))
     return before.overlay, after.overlay, tr("cam.attack_caption", lang, before=_name(before, loaded, lang),
-                                             after=_name(after, loaded, lang), overlap=_percent(overlap, lang))
+                                             after=_name(after, loaded, lang), overlap=percent(overlap, lang, 0))
 
 
 def attack_panel(attack_event, original, adversarial) -> None:

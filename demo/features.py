@@ -6,7 +6,6 @@ key, and switching layer, channel, grid size or colormap re-renders from the cac
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import gradio as gr
@@ -21,8 +20,8 @@ from core.features import UnknownLayer, cached_record, pretrained_available, rec
 from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from demo import example_path
-from demo.components import (PRETRAINED, RANDOM, ImageInput, backbone_choices, friendly_errors, weight_kind,
-                             weights_status)
+from demo.components import (PRETRAINED, RANDOM, ImageInput, backbone_choices, fallback_text, friendly_errors,
+                             weight_kind, weights_status)
 from demo.i18n import T, add_strings, load_strings, request_language, tr
 from demo.notes import lesson_notes
 
@@ -71,22 +70,12 @@ def _load_image(image_path: str | None, lang: str | None = None):
         raise gr.Error(str(error)) from None
 
 
-_FALLBACK = re.compile(r"^(?P<name>.+?) weights unavailable \((?P<error>.*)\); using the bundled (?P<bundled>\S+) instead$",
-                       re.DOTALL)
-
-
-def _translated_fallback(fallback: str, lang: str | None) -> str:
-    """core.weights' English fallback message in the page's language."""
-    match = _FALLBACK.match(fallback)
-    return tr("features.fallback", lang, **match.groupdict()) if match else fallback
-
-
 def _load_model(backbone: str, weights: str, lang: str | None = None):
     """(LoadedModel, fallback message): pretrained weights that cannot be had fall back to the
     bundled model, with a message that says so and what else to pick."""
     loaded, fallback = load_model(backbone, weight_kind(weights))
     if fallback:
-        fallback = _translated_fallback(fallback, lang) + tr("features.fallback_hint", lang,
+        fallback = fallback_text(fallback, lang) + tr("features.fallback_hint", lang,
                                                              random=tr("classify.random", lang), backbone=backbone)
     return loaded, fallback
 

@@ -95,29 +95,21 @@ def _visitor_left(request, flag) -> bool:
 
 
 def _cached_png(picture) -> str:
-    """`picture` as a PNG file in Gradio's cache, written once and atomically; its path.
+    """`picture` as a PNG file in Gradio's cache, written once (demo.result_files); its path.
 
-    Posted as a PIL image, a picture is re-encoded and its cache file rewritten in place on
-    every update (gradio.processing_utils.save_pil_to_cache), and the live filmstrip re-posts
-    every frame on every update: a browser fetching a frame while it was rewritten got a
-    truncated file (h11 "Too little data for declared Content-Length" in the server log).
-    Gradio copies a posted *path* only when its content is not cached yet, so post paths."""
+    The live filmstrip re-posts every frame on every update: posting paths, not PIL images, spares
+    re-encoding a frame each time (Gradio copies a posted path only when its content is new)."""
     import io
 
     from gradio.processing_utils import hash_bytes
     from gradio.utils import get_upload_folder
 
+    from demo.result_files import write_once
+
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     data = buffer.getvalue()
-    folder = Path(get_upload_folder()) / hash_bytes(data)
-    path = folder / "image.png"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        staging = folder / f".image-{uuid.uuid4().hex}.png"
-        staging.write_bytes(data)
-        os.replace(staging, path)
-    return str(path)
+    return write_once(Path(get_upload_folder()) / hash_bytes(data), "image.png", data)
 
 
 def _handed_over(image, stem: str, request, flag):
