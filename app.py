@@ -22,13 +22,15 @@ def serve(argv: list[str]) -> None:
     if args.samples:
         os.environ["TLL_SAMPLES_DIR"] = args.samples
 
+    from core.model_worker import start_model_worker
+
+    # Classify's model loads in a process of its own, on the other core, while the page is built here.
+    worker = start_model_worker()
     from demo import build_demo, launch_options, warm_up
 
     app = build_demo().queue(default_concurrency_limit=2)
-    # Serve the page first, then load the model in the background: building it beside the page
-    # only slows both down on 2 cores. A click that comes sooner waits for the same load (one lock).
     app.launch(prevent_thread_lock=True, **launch_options(args.host, args.port))
-    warm_up()
+    warm_up(worker)  # the other tabs' model, in this process, when it does not hold up Classify
     app.block_thread()
 
 

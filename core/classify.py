@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from PIL import Image
 
 from core.backbones import LoadedModel
-from core.batching import SharedForward
 from core.images import ImageLoadError, load_image
 
 if TYPE_CHECKING:  # torch is imported where it is used (the page is built without it)
@@ -34,18 +33,14 @@ def predict_batch(loaded: LoadedModel, batch: torch.Tensor) -> torch.Tensor:
         return logits.float().softmax(dim=-1).cpu()
 
 
-# The web app's concurrent visitors share forward passes (core.batching); the CLI batches files itself.
-shared_forward = SharedForward(predict_batch, max_batch=8)
-
-
-def classify_image(loaded: LoadedModel, image: Image.Image, k: int = 5, forward=None) -> dict:
+def classify_image(loaded: LoadedModel, image: Image.Image, k: int = 5) -> dict:
     """One RGB image -> {"top": [...], "crop": PIL image the model saw, "seconds": float}.
-    `forward(loaded, tensor)`: how to run the network (default: a batch of one, here and now)."""
+    (The web server's concurrent visitors share forward passes in core.model_worker.)"""
     started = time.perf_counter()
     # (No torch.set_num_threads here: switching it per request in concurrent threads measured 1.8x
     # slower than leaving it alone.)
     tensor = loaded.preprocess(image)
-    probs = forward(loaded, tensor) if forward is not None else predict_batch(loaded, tensor.unsqueeze(0))[0]
+    probs = predict_batch(loaded, tensor.unsqueeze(0))[0]
     crop = loaded.to_display(tensor)
     return {"top": top_k(probs, loaded.labels, k), "crop": crop, "seconds": time.perf_counter() - started}
 

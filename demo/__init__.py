@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -21,6 +22,8 @@ class AppContext:
     session_models: gr.State
     # The Classify tab's backbone picker (trained models are added to it after each training).
     classify_backbone: gr.Dropdown | None = None
+    # The tab being built (its .select: work done only for a visitor who opens it).
+    tab: gr.Tab | None = None
     # Callables(training event) that chain a tab's own update to the Fine-tune tab's training
     # (`event.then(...)`): Fine-tune never needs to know other tabs' components.
     after_training: list = dataclasses.field(default_factory=list)
@@ -30,14 +33,33 @@ def example_path(name: str) -> str:
     return str(ASSETS / name)
 
 
-def warm_up() -> None:
-    """Load the bundled model in the background, so the page is served at once and the
-    first visitor's click does not wait for it."""
-    import threading
+def warm_up(worker=None) -> None:
+    """Load the bundled model in this process in the background (the other tabs use it), so the
+    page is served at once and a visitor's first click does not wait for it.
 
-    from core.backbones import warm_up as load_and_run_once
+    With Classify's model worker (core.model_worker): only after it is ready and, if a class is
+    classifying, once they pause. Importing torch takes ~3 s of this process's one Python core,
+    which its web server needs then (20 clients: p95 3.6 s with the load at once, 2.7 s without).
+    A tab that needs the model sooner loads it then (one lock, core.backbones)."""
+    def load_and_run_once():
+        if worker is not None:
+            worker.ready.wait(120)
+            worker.wait_until_quiet()
+        from core.backbones import warm_up as load
+
+        load()
+        print(f"* Models ready, {seconds_since_start():.1f} s after the start", flush=True)
 
     threading.Thread(target=load_and_run_once, name="warm-up", daemon=True).start()
+
+
+def seconds_since_start() -> float:
+    """Seconds since this process started (the server's log says when the models were ready)."""
+    import time
+
+    import psutil
+
+    return time.time() - psutil.Process().create_time()
 
 
 def build_demo() -> gr.Blocks:
@@ -60,7 +82,7 @@ def build_demo() -> gr.Blocks:
         # "wrap": on a phone every tab stays in sight on a second row, none hidden behind a "•••" menu.
         with gr.Tabs(overflow_behavior="wrap", elem_id="tll-tabs"):
             for key, build in tabs:
-                with gr.Tab(T(key), elem_id=f"tll-{key.replace('.', '-')}"):
+                with gr.Tab(T(key), elem_id=f"tll-{key.replace('.', '-')}") as context.tab:
                     build(context)
         # A visitor closed the page: stop their running jobs (freeing the CPU) and delete their files.
         app.unload(_session_ended)

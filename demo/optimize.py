@@ -7,6 +7,7 @@ Layout and wiring only: the optimisation lives in core.ideal and core.attack.
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
@@ -59,15 +60,36 @@ _left_sessions: OrderedDict[str, None] = OrderedDict()  # visitors who closed th
 _LEFT_REMEMBERED = 10_000
 
 
-def class_choices() -> list[tuple[str, str]]:
-    """Every ImageNet class, searchable in the dropdown by any of its synonyms.
-
-    Shown through gr.I18n (the dropdown filters on the shown text): "tiger cat (282)" in English,
+def class_label(index: int, lang: str | None = None) -> str:
+    """A target class as the dropdown shows it (and filters on): "tiger cat (282)" in English,
     "tijgerkat · tiger cat (282)" in Dutch, so a Dutch page finds a class by either name."""
-    english, dutch = class_names("en"), class_names("nl")
-    # String values: the browser hands them back unchanged, and resolve_class reads an index string.
-    return [(T(register(f"imagenet.{index}", en=f"{name} ({index})", nl=f"{dutch[index]} · {name} ({index})")),
-             str(index)) for index, name in enumerate(english)]
+    english = class_names("en")[index]
+    return f"{english} ({index})" if lang != "nl" else f"{class_names('nl')[index]} · {english} ({index})"
+
+
+@functools.lru_cache(maxsize=None)
+def class_choices(lang: str) -> list[tuple[str, str]]:
+    """Every ImageNet class as (shown text in `lang`, value). String values: the browser hands them
+    back unchanged, and resolve_class reads an index string."""
+    return [(class_label(index, lang), str(index)) for index in range(len(class_names("en")))]
+
+
+def first_class_choices(indices) -> list[tuple]:
+    """The few classes a target dropdown holds in the page itself: its default and the quick picks.
+
+    The full list (1000 classes, two languages) would double the page's config (740 KB, sent to every
+    visitor and every API client, and deep-copied by the server for each: issue 14). It is sent
+    only to a visitor who opens this tab (fill_class_choices), in that visitor's language."""
+    return [(T(register(f"imagenet.{index}", en=class_label(index, "en"), nl=class_label(index, "nl"))), str(index))
+            for index in dict.fromkeys(indices)]
+
+
+def fill_class_choices(filled: bool, request: gr.Request = None):
+    """The tab was opened: give both target dropdowns every ImageNet class (once per visitor)."""
+    if filled:
+        return gr.skip(), gr.skip(), True
+    choices = gr.update(choices=class_choices(request_language(request)))
+    return choices, choices, True
 
 
 def stop(request: gr.Request = None) -> None:
@@ -271,19 +293,24 @@ def build(context) -> None:
     # Said without loading the model: the page is served first, the model loads in the background.
     gr.Markdown(T(intro_key()))
     lesson_notes("optimize")
-    choices = class_choices()
+    first = first_class_choices([resolve_class(pick) for pick in ideal_core.QUICK_PICKS] + [attack_core.DEFAULT_TARGET])
     with gr.Tabs():
         with gr.Tab(T("optimize.tab_ideal")):
-            _build_ideal(choices)
+            ideal_target = _build_ideal(first)
         with gr.Tab(T("optimize.tab_attack")):
-            _build_attack(choices)
+            attack_target = _build_attack(first)
+    filled = gr.State(False)
+    context.tab.select(fill_class_choices, filled, [ideal_target, attack_target, filled], api_visibility="private",
+                       queue=False)
 
 
 def _build_ideal(choices) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
+            # allow_custom_value: the server's copy of this dropdown holds only the first few classes (API
+            # clients never open the tab), and a typed name is welcome too; resolve_class checks every value.
             target = gr.Dropdown(choices, value=str(resolve_class("tabby cat")), label=T("optimize.target"),
-                                 filterable=True, elem_id="ideal-target")
+                                 filterable=True, allow_custom_value=True, elem_id="ideal-target")
             with gr.Row():
                 picks = [gr.Button(T(pick_key(number_, pick)), size="sm", min_width=60)
                          for number_, pick in enumerate(ideal_core.QUICK_PICKS)]
@@ -326,6 +353,7 @@ def _build_ideal(choices) -> None:
     run.click(run_ideal, [target, start, photo, mode, tv, steps, seed], [image, filmstrip, plot, status, download],
               api_name="ideal", concurrency_limit=2, concurrency_id="optvis")
     stop_button.click(stop, None, None, api_name="ideal_stop", queue=False)
+    return target
 
 
 def _build_attack(choices) -> None:
@@ -335,7 +363,7 @@ def _build_attack(choices) -> None:
                                 elem_id="attack-source")
             gr.Examples([[example_path(name)] for name in ATTACK_EXAMPLES], inputs=[source], label=T("optimize.examples"))
             target = gr.Dropdown(choices, value=str(attack_core.DEFAULT_TARGET), label=T("optimize.attack_target"),
-                                 filterable=True, elem_id="attack-target")
+                                 filterable=True, allow_custom_value=True, elem_id="attack-target")
             eps = gr.Slider(1, 16, value=2, step=1, label=T("optimize.eps"), info=T("optimize.eps_info"))
             with gr.Row():
                 steps = gr.Slider(1, 100, value=40, step=1, label=T("optimize.attack_steps"))
@@ -362,3 +390,4 @@ def _build_attack(choices) -> None:
                          api_name="attack", concurrency_limit=2, concurrency_id="optvis")
     cam_views.attack_panel(attacked, original, adversarial)  # maps before/after, chained: their own queue
     attack_stop.click(stop_attack, None, None, api_name="attack_stop", queue=False)
+    return target

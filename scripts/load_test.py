@@ -201,6 +201,17 @@ def ideal_job(url: str, outcome: dict, folder: str) -> None:
         outcome.update(ok=False, error=f"{type(error).__name__}: {error}"[:300])
 
 
+def cpu_seconds(server) -> dict:
+    """CPU seconds (user + system) used so far by the started server and by this process's clients."""
+    import psutil
+
+    used = {"clients": sum(psutil.Process().cpu_times()[:2])}
+    if server is not None:  # with its model worker process (core.model_worker)
+        process = psutil.Process(server.pid)
+        used["server"] = sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+    return used
+
+
 def stats(values: list[float]) -> dict:
     ordered = sorted(values)
     if not ordered:
@@ -233,6 +244,7 @@ def main() -> None:
         Client(url, verbose=False, download_files=False).predict(handle_file(str(IMAGES[0])), api_name="/classify")
         urllib.request.urlopen(urllib.request.Request(url.rstrip("/") + "/gradio_api/profiling/clear", method="POST"))
     tally, training, ideal = Tally(), {}, {}
+    cpu_before = cpu_seconds(server)
     phases, phase_lock = collections.defaultdict(list), threading.Lock()
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -257,6 +269,7 @@ def main() -> None:
                 thread.start()
             for thread in visitors + side:
                 thread.join(timeout=args.seconds + 660)
+        cpu_used = {name: round(after - cpu_before[name], 1) for name, after in cpu_seconds(server).items()}
         with urllib.request.urlopen(url, timeout=10) as page:
             alive = page.status == 200 and b"Transfer Learning Lab" in page.read()
         if args.breakdown:
@@ -272,6 +285,10 @@ def main() -> None:
         else:
             report.update({"mode": f"burst of {args.burst}" if args.burst else f"{args.clients} clients for {args.seconds:.0f} s"},
                           **tally.summary())
+            answered = max(1, len(tally.latencies))
+            # Where the 2 cores went: the server, and these clients (gradio_client is not free either).
+            report["cpu_s"] = cpu_used
+            report["cpu_ms_per_call"] = {name: round(seconds * 1000 / answered) for name, seconds in cpu_used.items()}
             if side:
                 report.update(training=training or "skipped (no ../shared photos)", ideal=ideal or "skipped")
         report["server_alive_after"] = alive

@@ -51,3 +51,19 @@ def test_attack_without_a_photo_or_with_a_broken_one_says_why(client, tmp_path):
     broken.write_bytes(b"%PDF-1.4 not an image")
     with pytest.raises(Exception, match="PDF"):
         client.predict(handle_file(str(broken)), "281", 2, 40, 0, "pgd", api_name="/attack")
+
+
+def test_the_page_carries_no_class_list_yet_any_class_is_a_target(client, app_url):
+    """Issue 14: the 1000 ImageNet classes (twice, in two languages) are not in the page's config,
+    which every visitor and API client loads; the tab fills its dropdowns when opened (see the Dutch
+    browser test), and the API takes any class by index or by name."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(app_url + "config", timeout=30) as response:
+        config = json.loads(response.read())
+    dropdowns = [len(c["props"].get("choices") or []) for c in config["components"] if c["type"] == "dropdown"]
+    assert max(dropdowns) < 50 and "imagenet.948" not in config["i18n_translations"]["en"]
+    for target in ("948", "Granny Smith"):  # neither is among the dropdown's first few choices
+        *_, report, _ = client.predict(handle_file("assets/coffee.png"), target, 2, 2, 0, "pgd", api_name="/attack")
+        assert "Granny Smith" in report
