@@ -304,7 +304,7 @@ def build(context) -> None:
                        queue=False)
 
 
-def _build_ideal(choices) -> None:
+def _build_ideal(choices) -> gr.Dropdown:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
             # allow_custom_value: the server's copy of this dropdown holds only the first few classes (API
@@ -356,7 +356,7 @@ def _build_ideal(choices) -> None:
     return target
 
 
-def _build_attack(choices) -> None:
+def _build_attack(choices) -> gr.Dropdown:
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
             source = ImageInput(type="filepath", label=T("optimize.attack_source"), sources=["upload", "webcam", "clipboard"], height=240,

@@ -28,8 +28,22 @@ ZIP = "a .zip of class folders"
 
 
 def memory_mb(pid: int) -> dict:
+    """The server's VmRSS and VmHWM in MB, and its child processes' (Classify's model worker) RSS."""
+    fields = _status_mb(pid)
+    children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()] \
+        if Path(f"/proc/{pid}/task/{pid}/children").exists() else []
+    if children:
+        fields["children_VmRSS"] = sum(_status_mb(child).get("VmRSS", 0) for child in children)
+    return fields
+
+
+def _status_mb(pid: int) -> dict:
     fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # the process has just ended
+        return fields
+    for line in lines:
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             fields[key] = round(int(value.split()[0]) / 1024)
