@@ -62,11 +62,12 @@ class ModelWorker:
         child_end.close()  # ours closed: the worker sees EOF when this process ends, and exits
         self.ready = threading.Event()
         self.failure: str | None = None
+        self.weights, self.note = "", ""  # which weights answer (a core.backbones.WeightKind), once ready
         self._send_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: dict[int, Future] = {}
         self._ids = itertools.count()
-        self._last_request = time.monotonic()
+        self._last_request = self._ready_at = time.monotonic()
         threading.Thread(target=self._receive, name="model-worker-replies", daemon=True).start()
 
     def classify(self, path: str, k: int = 5, timeout: float = 120) -> dict:
@@ -98,12 +99,13 @@ class ModelWorker:
         return {"top": header["top"], "crop": Image.frombytes("RGB", tuple(header["crop_size"]), crop),
                 "seconds": header["seconds"], "batch": header["batch"]}
 
-    def wait_until_quiet(self, quiet_s: float = 3, at_most_s: float = 120) -> None:
-        """Return once no request has come for `quiet_s` seconds (or after `at_most_s`): for work
-        that can wait until a burst of visitors is over."""
+    def wait_until_quiet(self, quiet_s: float = 5, at_most_s: float = 120) -> None:
+        """Return once it is ready and has had no request for `quiet_s` seconds (or after `at_most_s`):
+        for work that can wait until a class has stopped clicking."""
         deadline = time.monotonic() + at_most_s
-        while time.monotonic() < deadline and (since := time.monotonic() - self._last_request) < quiet_s:
-            time.sleep(quiet_s - since)
+        self.ready.wait(at_most_s)
+        while (now := time.monotonic()) < deadline and now - max(self._last_request, self._ready_at) < quiet_s:
+            time.sleep(0.5)
 
     def stop(self) -> None:
         self._connection.close()
@@ -119,6 +121,8 @@ class ModelWorker:
                 header = json.loads(self._connection.recv_bytes())
                 if "ready" in header:
                     print(f"* Classify's model ready in its own process ({header['ready']})", flush=True)
+                    self.weights, self.note = header["weights"], header["note"]
+                    self._ready_at = time.monotonic()
                     self.ready.set()
                     continue
                 if "fatal" in header:
@@ -175,7 +179,8 @@ def _load(connection, name: str, threads: int):
         connection.send_bytes(json.dumps({"fatal": f"{type(error).__name__}: {error}"}).encode())
         return None
     connection.send_bytes(json.dumps({"ready": f"{name}, {threads} torch thread(s), "
-                                               f"{time.perf_counter() - started:.1f} s after its start"}).encode())
+                                               f"{time.perf_counter() - started:.1f} s after its start",
+                                      "weights": str(loaded.weights), "note": loaded.note}).encode())
     return loaded
 
 

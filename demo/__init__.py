@@ -37,13 +37,12 @@ def warm_up(worker=None) -> None:
     """Load the bundled model in this process in the background (the other tabs use it), so the
     page is served at once and a visitor's first click does not wait for it.
 
-    With Classify's model worker (core.model_worker): only after it is ready and, if a class is
-    classifying, once they pause. Importing torch takes ~3 s of this process's one Python core,
-    which its web server needs then (20 clients: p95 3.6 s with the load at once, 2.7 s without).
+    With Classify's model worker (core.model_worker): once it is ready and nobody has classified for
+    5 s. Importing torch takes ~3 s of this process's one Python core, which its web server needs
+    while a class is clicking (20 clients from the start: p95 3.6 s with the load at once, 2.7 s without).
     A tab that needs the model sooner loads it then (one lock, core.backbones)."""
     def load_and_run_once():
         if worker is not None:
-            worker.ready.wait(120)
             worker.wait_until_quiet()
         from core.backbones import warm_up as load
 

@@ -24,10 +24,6 @@ EXAMPLES = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 CONCURRENT_CALLS = 4
 
 
-# Who answered when the model worker did: the bundled model, as load_model would have it in this process.
-BUNDLED_ANSWERS = SimpleNamespace(name=backbones.BUNDLED_MODEL, weights=backbones.BUNDLED, note=backbones.BUNDLED_NOTE,
-                                  labels=class_names())
-
 # On a narrow screen the answer sits below the image and controls: bring it into view.
 SHOW_RESULT_ON_PHONES = """() => { if (window.innerWidth < 700) {
   document.querySelector('#classify-labels')?.scrollIntoView({behavior: 'smooth', block: 'start'}); } }"""
@@ -65,7 +61,7 @@ def classify(image_path: str | None, backbone: str = backbones.BUNDLED_MODEL, we
         raise gr.Error(tr("classify.no_image", lang))
     backbone = backbone or backbones.BUNDLED_MODEL
     try:
-        result, loaded, fallback = answer_in_worker(image_path, backbone, weights), BUNDLED_ANSWERS, ""
+        result, loaded, fallback = *answer_in_worker(image_path, backbone, weights), ""
         if result is None:
             image = load_image(image_path)
             loaded, fallback = resolve_model(backbone, weights, session_models, lang)
@@ -75,16 +71,19 @@ def classify(image_path: str | None, backbone: str = backbones.BUNDLED_MODEL, we
     return labels_in(result, loaded, lang), result["crop"], status_line(loaded, fallback, result["seconds"], lang)
 
 
-def answer_in_worker(image_path: str, backbone: str, weights: str) -> dict | None:
-    """The server's model process answers for its own model (core.model_worker); None: answer here
-    (another model, random weights, no worker, or the worker has gone)."""
+def answer_in_worker(image_path: str, backbone: str, weights: str) -> tuple[dict | None, object]:
+    """(result, who answered) from the server's model process, for its own model with its pretrained
+    weights (core.model_worker); (None, None): answer here (another model, random weights, no worker,
+    or the worker has gone)."""
     worker = running_worker()
     if worker is None or backbone != worker.name or weights == RANDOM:
-        return None
+        return None, None
     try:
-        return worker.classify(image_path, k=5)
+        result = worker.classify(image_path, k=5)
     except WorkerUnavailable:
-        return None
+        return None, None
+    # What status_line and the labels need of a LoadedModel: its name, weights, note and ImageNet labels.
+    return result, SimpleNamespace(name=worker.name, weights=worker.weights, note=worker.note, labels=class_names())
 
 
 def labels_in(result: dict, loaded, lang: str) -> dict:

@@ -69,7 +69,8 @@ def test_a_dead_worker_fails_fast_and_the_tab_answers_without_it(monkeypatch):
     doomed = ModelWorker()
     assert doomed.ready.wait(120) and doomed.failure is None
     monkeypatch.setattr(model_worker, "_worker", doomed)
-    assert classify_tab.answer_in_worker(PHOTOS[0], backbones.BUNDLED_MODEL, classify_tab.PRETRAINED)["batch"] == 1
+    result, answered_by = classify_tab.answer_in_worker(PHOTOS[0], backbones.BUNDLED_MODEL, classify_tab.PRETRAINED)
+    assert result["batch"] == 1 and answered_by.weights == backbones.BUNDLED == doomed.weights
     doomed._process.kill()
     started = time.monotonic()
     with pytest.raises(WorkerUnavailable):
