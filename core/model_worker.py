@@ -108,7 +108,8 @@ class ModelWorker:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        self._connection.close()
+        """End the worker; its replies thread then sees EOF, fails what waits, and closes the pipe."""
+        self._process.terminate()
         self._process.join(5)
         if self._process.is_alive():
             self._process.kill()
@@ -133,8 +134,11 @@ class ModelWorker:
                     reply = self._pending.pop(header["id"], None)
                 if reply is not None:
                     reply.set_result((header, crop))
-        except (EOFError, OSError, ValueError):
+        except (EOFError, OSError):
             pass
+        except Exception as error:  # noqa: BLE001 - a reply we cannot read: the worker is not to be trusted
+            reason = f"the model worker sent an unreadable reply ({type(error).__name__})"
+        self._connection.close()
         with self._pending_lock:
             self.failure = reason
             waiting, self._pending = list(self._pending.values()), {}
