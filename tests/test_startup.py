@@ -1,5 +1,6 @@
-"""Start-up (issue 14): the page is built from gradio and light core modules only, torch is loaded
-after the page is served, and a freshly started `python app.py` answers its first /classify right.
+"""Start-up (issue 14): the page is built from gradio and light core modules only (Classify's model
+loads in a process of its own meanwhile, the server's own torch later), and a freshly started
+`python app.py` answers its first /classify right.
 How long start-up takes is measured by scripts/bench_startup.py (not a timed test)."""
 from __future__ import annotations
 
@@ -73,8 +74,8 @@ def test_the_tabs_constants_are_the_training_modules_own():
 
 
 def test_a_fresh_server_serves_the_page_then_classifies_right(tmp_path):
-    """`python app.py`: the page first (the model loads in the background), then a first
-    /classify at once, which must wait for that same load and answer right."""
+    """`python app.py`: the page, then a first /classify at once, which must wait for the model
+    (loading in its worker process) and answer right."""
     from gradio_client import Client, handle_file
 
     server = AppServer(tmp_path)
