@@ -95,3 +95,11 @@ def test_the_server_classifies_in_its_worker_and_takes_it_along_when_it_stops(tm
         server.stop()
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, f"worker processes outlived the server: {alive}"
+
+
+def test_tll_model_worker_0_keeps_the_model_in_the_servers_process(monkeypatch):
+    from core import model_worker
+
+    monkeypatch.setattr(model_worker, "_worker", None)
+    monkeypatch.setenv(model_worker.ENV_SWITCH, "0")
+    assert model_worker.start_model_worker() is None and model_worker.running_worker() is None
