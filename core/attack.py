@@ -220,7 +220,7 @@ def attack_result(loaded, original, adversarial, original_logits, target, eps, m
 
 
 _transfer_lock = threading.Lock()
-_transfer: dict = {}
+_transfer: dict = {}  # {"name": the transfer backbone chosen once}
 
 
 def transfer_backbone(exclude: str = ""):
@@ -230,13 +230,16 @@ def transfer_backbone(exclude: str = ""):
     from core import backbones
 
     with _transfer_lock:
-        if _transfer.get("model") is None:
+        if _transfer.get("name") is None:
             for choice in backbones.CHOICES:
                 if choice.name in (exclude, backbones.BUNDLED_MODEL) or not backbones.hub_weights_local(choice.name):
                     continue
                 try:
-                    _transfer["model"] = backbones.load_backbone(choice.name, backbones.HUB)
+                    backbones.load_backbone(choice.name, backbones.HUB)
+                    _transfer["name"] = choice.name
                     break
                 except (backbones.WeightsUnavailable, RuntimeError, OSError):
                     continue
-        return _transfer.get("model")
+    # Only its name is remembered: the model itself lives in core.backbones' bounded cache (a copy
+    # kept here would outlive that bound, and be built again beside it once the cache dropped it).
+    return backbones.load_backbone(_transfer["name"], backbones.HUB) if _transfer.get("name") else None

@@ -232,7 +232,7 @@ def _load_bundled(model: torch.nn.Module) -> None:
 
 
 def _create(name: str, weights: str) -> tuple[torch.nn.Module, str]:
-    import_compute_stack()
+    # (called only by load_backbone, which has imported the compute stack first)
     import timm
     import torch
     from timm.models import split_model_name_tag
@@ -303,7 +303,6 @@ def load_backbone(name: str = BUNDLED_MODEL, weights: str | None = None) -> Load
         weights = WeightKind(weights)
 
     def build() -> LoadedModel:  # two visitors asking at once build it once
-        import_compute_stack()
         from timm.data import resolve_model_data_config
 
         model, note = _create(full_name, weights)

@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 
 from core import backbones, cam
-from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, localize_labels
+from core.imagenet import localize_labels
+from core.jsonl import add_lang_argument
 from core.images import load_image
 
 log = logging.getLogger("cam")
@@ -31,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
     parser.add_argument("--method", choices=cam.METHODS, default=cam.DEFAULT_METHOD,
                         help=f"map method (default {cam.DEFAULT_METHOD}: measured best, see scripts/bench_cam.py)")
-    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
-                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")
+    add_lang_argument(parser)
 
 
 def _output(path: str, option: str) -> Path:

@@ -6,7 +6,8 @@ import logging
 
 from core import backbones
 from core.classify import classify_files
-from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, localize_labels
+from core.imagenet import localize_labels
+from core.jsonl import add_lang_argument
 
 log = logging.getLogger("classify")
 
@@ -18,8 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bundled, hub or random (default: bundled for EfficientNet-Lite0, hub otherwise)")
     parser.add_argument("--model", metavar="FILE", help="a model trained with `app.py train` (.safetensors)")
     parser.add_argument("--top", type=int, default=5, metavar="K", help="how many labels per image (default 5)")
-    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
-                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")
+    add_lang_argument(parser)
     parser.add_argument("--batch-size", type=int, default=8, help=argparse.SUPPRESS)
 
 

@@ -25,3 +25,11 @@ def picture_path(path: str, option: str):
     if not target.parent.exists():
         raise ValueError(f"{option} {path}: folder {target.parent} does not exist")
     return target
+
+
+def add_lang_argument(parser) -> None:
+    """--lang en|nl, as every command that prints ImageNet labels takes it."""
+    from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES
+
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")

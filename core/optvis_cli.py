@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from core import backbones
-from core.imagenet import DEFAULT_LANGUAGE, LANGUAGES, localize_labels
+from core.imagenet import localize_labels
+from core.jsonl import add_lang_argument
 
 log = logging.getLogger("optvis")
 
@@ -31,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timm model name (default: the bundled EfficientNet-Lite0)")
     parser.add_argument("--weights", choices=(backbones.BUNDLED, backbones.HUB), default=None,
                         help="bundled or hub (default: bundled for EfficientNet-Lite0, hub otherwise)")
-    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
-                        help="language of the ImageNet labels: en (default) or nl (Dutch); JSON keys stay the same")
+    add_lang_argument(parser)
 
 
 def _add_ideal_arguments(parser: argparse.ArgumentParser) -> None:

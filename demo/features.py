@@ -5,8 +5,6 @@ key, and switching layer, channel, grid size or colormap re-renders from the cac
 """
 from __future__ import annotations
 
-import io
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -24,6 +22,7 @@ from demo.components import (PRETRAINED, RANDOM, ImageInput, backbone_choices, f
                              weight_kind, weights_status)
 from demo.i18n import T, add_strings, load_strings, request_language, tr
 from demo.notes import lesson_notes
+from demo.result_files import cached_picture
 
 add_strings(*load_strings("features"))  # this tab's English and Dutch: demo/strings/features.json
 
@@ -32,21 +31,13 @@ LESSON_BACKBONE = "vgg16.tv_in1k"
 
 
 def _as_jpeg(picture: Image.Image, name: str) -> str:
-    """The picture as a quality-92 JPEG in Gradio's cache, ready to send.
+    """The picture as a quality-92 JPEG in Gradio's cache, ready to send (written once: see
+    demo.result_files, as every visitor opening this tab on the same photo gets the same grid).
 
     Gradio would encode these 1600-pixel pictures as WebP or PNG, which takes 10-20 times
     longer than drawing them (0.1-0.4 s vs ~20 ms) and would make switching layers sluggish.
     """
-    from gradio import processing_utils, utils
-
-    buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, "JPEG", quality=92)
-    data = buffer.getvalue()
-    folder = Path(utils.get_upload_folder()) / processing_utils.hash_bytes(data)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.jpg"
-    path.write_bytes(data)
-    return str(path)
+    return cached_picture(picture.convert("RGB"), f"{name}.jpg", "JPEG", quality=92)
 
 
 def _grid(record, layer, count, cmap, lang=None) -> str:
@@ -200,9 +191,6 @@ def _availability_note(default_backbone: str):
 
 
 def build(context) -> None:
-    from gradio.context import get_render_context
-
-    tab = get_render_context()  # the gr.Tab we are built inside: compute when it is first opened
     lesson_notes("features")
     default_backbone = LESSON_BACKBONE if pretrained_available(LESSON_BACKBONE) else backbones.BUNDLED_MODEL
     gr.Markdown(_availability_note(default_backbone), elem_classes=["tll-status"])
@@ -255,9 +243,9 @@ def build(context) -> None:
     for control in (backbone, weights):
         control.input(show_features, record_inputs, record_outputs, api_visibility="private",
                       concurrency_id="features")
-    if isinstance(tab, gr.Tab):
-        tab.select(show_on_open, [record_key, *record_inputs], record_outputs, api_visibility="private",
-                   concurrency_id="features")
+    if context.tab is not None:  # compute when the tab is first opened
+        context.tab.select(show_on_open, [record_key, *record_inputs], record_outputs, api_visibility="private",
+                           concurrency_id="features")
     layer.input(switch_layer, [*source, layer, count, cmap], [channel, grid, channel_view, stats],
                 api_visibility="private", show_progress="hidden", **RERENDER)
     count.input(switch_count, [*source, layer, count, cmap], grid, api_visibility="private",

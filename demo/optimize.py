@@ -32,6 +32,7 @@ from demo.i18n import (
     SAME_IN_DUTCH, T, _fill_at_build, add_strings, load_strings, number, register, request_language, tr)
 from demo.jobs import SessionJobs
 from demo.notes import lesson_notes
+from demo.result_files import cached_picture
 
 ATTACK_EXAMPLES = ["coffee.png", "astronaut.png", "rocket.jpg", "chelsea.png"]
 FILMSTRIP_FRAMES = 8
@@ -121,17 +122,7 @@ def _cached_png(picture) -> str:
 
     The live filmstrip re-posts every frame on every update: posting paths, not PIL images, spares
     re-encoding a frame each time (Gradio copies a posted path only when its content is new)."""
-    import io
-
-    from gradio.processing_utils import hash_bytes
-    from gradio.utils import get_upload_folder
-
-    from demo.result_files import write_once
-
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    return write_once(Path(get_upload_folder()) / hash_bytes(data), "image.png", data)
+    return cached_picture(picture, "image.png", "PNG")
 
 
 def _handed_over(image, stem: str, request, flag):

@@ -64,6 +64,20 @@ def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:
     return write_once(Path(cache_dir) / processing_utils.hash_bytes(data), Path(file_name).name, data)
 
 
+def cached_picture(picture, filename: str, format: str, **save_options) -> str:
+    """`picture` encoded as `format` into Gradio's cache, written once under its content's hash;
+    its path. For a tab that encodes a picture itself (a faster format, or a path re-posted on every
+    live update) instead of handing Gradio a PIL image."""
+    import io
+
+    from gradio.utils import get_upload_folder
+
+    buffer = io.BytesIO()
+    picture.save(buffer, format=format, **save_options)
+    data = buffer.getvalue()
+    return write_once(Path(get_upload_folder()) / processing_utils.hash_bytes(data), filename, data)
+
+
 _REPLACEMENTS = {"save_pil_to_cache": save_pil_to_cache, "save_bytes_to_cache": save_bytes_to_cache}
 
 

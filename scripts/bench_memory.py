@@ -15,7 +15,6 @@ import json
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,15 +50,12 @@ def _status_mb(pid: int) -> dict:
 
 
 def default_zip() -> Path:
-    shared = ROOT.parent / "shared" / "data" / "catsdogs"
+    from tests.conftest import SHARED_DATA, make_pets_zip
+
+    shared = SHARED_DATA / "catsdogs"
     if not shared.exists():
         raise SystemExit(f"pass --zip (a .zip of class folders): {shared} is absent")
-    path = Path(tempfile.mkdtemp()) / "pets.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name in ("cat", "dog"):
-            for photo in sorted((shared / name).glob("*.jpg"))[:6]:
-                archive.write(photo, f"set/{name}/{photo.name}")
-    return path
+    return make_pets_zip(Path(tempfile.mkdtemp()) / "pets.zip", shared, 6, folder="set/")
 
 
 def walkthrough(client, zip_path: Path):

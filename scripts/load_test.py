@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +32,8 @@ IMAGES = [ROOT / "assets" / name for name in ("chelsea.png", "coffee.png", "astr
 MAX_CALLS_PER_CLIENT = 10_000
 
 from local_server import server_tracebacks, start_server, stop_server  # noqa: E402 (a sibling script)
+
+ZIP = "a .zip of class folders"  # the Fine-tune tab's source value (demo.finetune.ZIP), as an API client sends it
 
 
 class Tally:
@@ -55,7 +56,7 @@ class Tally:
 
     def summary(self) -> dict:
         ordered = sorted(self.latencies)
-        pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else None  # noqa: E731
+        pick = lambda q: round(quantile(ordered, q), 3) if ordered else None  # noqa: E731
         kinds = collections.Counter(self.errors)
         return {"calls": len(ordered) + len(self.errors), "answered": len(ordered), "errors": len(self.errors),
                 "client_failures": self.client_failures, "p50_s": pick(0.50), "p95_s": pick(0.95),
@@ -160,15 +161,10 @@ def breakdown_loop(url: str, deadline: float, phases: dict, lock: threading.Lock
 
 def training_zip(folder: Path) -> Path | None:
     """A small cats/dogs zip from the shared photos (tests and benchmarks only), if present."""
-    source = ROOT.parent / "shared" / "data" / "catsdogs"
-    if not source.exists():
-        return None
-    archive = folder / "catsdogs.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        for label in ("cat", "dog"):
-            for photo in sorted((source / label).glob("*.jpg"))[:30]:
-                zipped.write(photo, f"{label}/{photo.name}")
-    return archive
+    from tests.conftest import SHARED_DATA, make_pets_zip
+
+    source = SHARED_DATA / "catsdogs"
+    return make_pets_zip(folder / "catsdogs.zip", source, 30) if source.exists() else None
 
 
 def training_job(url: str, archive: Path, outcome: dict, folder: str) -> None:
@@ -177,8 +173,6 @@ def training_job(url: str, archive: Path, outcome: dict, folder: str) -> None:
     started = time.perf_counter()
     try:
         client = new_client(url, folder)
-        from demo.finetune import ZIP
-
         # source, zip, sample set, pet kind, pets per class, validation split, validation zip,
         # backbone, mode, epochs, seed, overlay runs
         job = client.submit(ZIP, handle_file(str(archive)), None, "cat vs dog", 10, 0.2, None,
@@ -212,11 +206,16 @@ def cpu_seconds(server) -> dict:
     return used
 
 
+def quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values (nearest rank; q=1: the largest)."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def stats(values: list[float]) -> dict:
     ordered = sorted(values)
     if not ordered:
         return {}
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000)  # noqa: E731
+    pick = lambda q: round(quantile(ordered, q) * 1000)  # noqa: E731
     return {"n": len(ordered), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "mean_ms": round(sum(ordered) / len(ordered) * 1000)}
 
 

@@ -11,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # tests.conftest counts tracebacks as the tests do
+    sys.path.insert(0, str(ROOT))
 
 
 def start_server(timeout_s: float = 120, root: str | Path | None = None,
@@ -27,6 +29,7 @@ def start_server(timeout_s: float = 120, root: str | Path | None = None,
                               stdout=log, stderr=subprocess.STDOUT,
                               env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(env or {})))
     server.log_path = log.name
+    log.close()  # the server has its own handle on the file
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < timeout_s:
         try:
@@ -50,10 +53,11 @@ def stop_server(server: subprocess.Popen | None) -> None:
 
 
 def server_tracebacks(server: subprocess.Popen | None) -> list[str]:
-    """The exception line of each traceback the server logged (none expected: visitor errors print none)."""
+    """The exception line of each traceback the server logged that is a fault of the server
+    (counted as the tests count them: tests/conftest.py tracebacks_in)."""
     path = getattr(server, "log_path", None)
     if not path or not os.path.exists(path):
         return []
-    blocks = Path(path).read_text(errors="replace").split("Traceback (most recent call last):")[1:]
-    return [next((line for line in block.splitlines()[1:] if line and not line.startswith(" ")), "?")[:200]
-            for block in blocks]
+    from tests.conftest import exception_line, tracebacks_in
+
+    return [(exception_line(block) or "?")[:200] for block in tracebacks_in(Path(path).read_text(errors="replace"))]

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local_server import start_server, stop_server  # noqa: E402 (a sibling script)
+from screenshots import finetune  # noqa: E402 (a sibling script)
 
 
 def main():
@@ -42,11 +43,7 @@ def main():
             page.goto(url)
             page.wait_for_selector("text=Transfer Learning Lab")
             page.get_by_role("tab", name="Fine-tune", exact=True).click()
-            page.locator("#finetune-zip input[type=file]").set_input_files(args.five_zip)
-            page.wait_for_timeout(1500)
-            page.locator("#finetune-train").click()
-            page.wait_for_selector("#finetune-status :text('Done')")
-            page.wait_for_timeout(2000)
+            finetune(page, args.five_zip)  # the same steps as screenshots.py's Fine-tune picture
             page.screenshot(path=str(out / "finetune-5-photos.png"), full_page=True)
             print(out / "finetune-5-photos.png")
 

@@ -64,6 +64,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def exception_line(traceback: str) -> str:
+    """The exception line of one logged traceback (its first unindented line after the header)."""
+    return next((line for line in traceback.splitlines()[1:] if line and not line.startswith(" ")), "")
+
+
+def tracebacks_in(log: str) -> list[str]:
+    """The tracebacks in a server log that are faults of the server.
+
+    The app's messages for a visitor are gr.Errors that print nothing. Gradio prints its own input
+    checks (e.g. a slider value over its maximum) as a gr.Error traceback without any frame of this
+    project: those are not faults. (scripts/local_server.py counts the same way.)"""
+    def gradios_own_check(block: str) -> bool:
+        return exception_line(block).startswith("gradio.exceptions.Error") and str(ROOT) not in block
+
+    return [block for block in log.split("Traceback (most recent call last):")[1:] if not gradios_own_check(block)]
+
+
 class AppServer:
     """`python app.py --port N` in a subprocess: its URL, its log, and the TMPDIR it writes to."""
 
@@ -96,17 +113,8 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
     def tracebacks(self, since: int = 0) -> list[str]:
-        """Tracebacks the server logged after character `since` of its log: faults of the server.
-
-        The app's messages for a visitor are gr.Errors that print nothing. Gradio prints its own
-        input checks (e.g. a slider value over its maximum) as a gr.Error traceback without any
-        frame of this project: those are not faults."""
-        def gradios_own_check(block: str) -> bool:
-            last = next((line for line in block.splitlines()[1:] if line and not line.startswith(" ")), "")
-            return last.startswith("gradio.exceptions.Error") and str(ROOT) not in block
-
-        blocks = self.log()[since:].split("Traceback (most recent call last):")[1:]
-        return [block for block in blocks if not gradios_own_check(block)]
+        """Tracebacks the server logged after character `since` of its log: faults of the server."""
+        return tracebacks_in(self.log()[since:])
 
     def cpu_seconds(self) -> float:
         """CPU time the server process has used so far (user + system), from /proc."""
