@@ -14,7 +14,7 @@ from core.images import ImageLoadError, load_image
 from core.lazy import LazyModule
 from core.weights import load_model
 from core.imagenet import localize_top
-from demo.components import friendly_errors, weight_kind
+from demo.components import friendly_errors, image_error_text, weight_kind
 from demo.i18n import T, add_strings, load_strings, percent, request_language, tr
 
 cam = LazyModule("core.cam")  # torch: imported at the first map, not to build the page
@@ -51,7 +51,7 @@ def classify_map(image_path, backbone, weights, session_models, target, enabled=
     try:
         image = load_image(image_path)
     except ImageLoadError as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(image_error_text(error, lang), print_exception=False) from None
     loaded, _ = load_model(backbone, weight_kind(weights), trained_models=session_models)
     wanted = None if target in (None, "", TOP_CLASS) else target
     result = cam.class_activation_map(loaded, image, wanted)

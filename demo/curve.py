@@ -48,56 +48,52 @@ def _table(points: list[dict], lang: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=tr("curve.columns", lang).split("|"))
 
 
-def make_runner(load_image_set):
+@friendly_errors
+def draw_curve(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed, backbone, sizes, draws,
+               request: gr.Request = None, progress=gr.Progress()):
     """The event handler: (data inputs..., backbone, sizes, draws) -> (plot, table, status) updates."""
+    from demo.finetune import dataset_error, load_image_set, set_summary, stop_reason  # (here: that module builds this panel)
 
-    @friendly_errors
-    def draw_curve(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed, backbone, sizes, draws,
-                   request: gr.Request = None, progress=gr.Progress()):
-        from demo.finetune import dataset_error, set_summary, stop_reason
-
-        lang = request_language(request)
-        try:
-            sizes = curve.parse_sizes(sizes)
-        except ValueError:
-            raise gr.Error(tr("curve.bad_sizes", lang, most=curve.MAX_SIZE, text=sizes)) from None
-        if not 1 <= int(draws) <= MAX_UI_DRAWS:
-            raise gr.Error(tr("curve.bad_draws", lang, most=MAX_UI_DRAWS))
-        stop = _jobs.start(request)
-        try:
-            progress(0, desc=tr("curve.reading", lang))
-            image_set = load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed)
-            backbone = backbones.resolve_name(backbone or backbones.BUNDLED_MODEL)
-            points, header, classes = [], "", len(image_set.class_names)
-            lines: list[str] = []
-            for event in curve.learning_curve(image_set, sizes, int(draws), backbone, int(seed or 0), stop=stop):
-                if event["event"] == "status":
-                    progress(event["fraction"], desc=_progress_text(event, lang))
-                elif event["event"] == "point":
-                    point = {k: v for k, v in event.items() if k not in ("event", "accs")}
-                    points.append(point)
-                    if not header:
-                        header = tr("curve.started", lang, summary=set_summary(image_set, lang),
-                                    test=point["test_images"])
-                    lines.append("- " + tr("curve.point", lang, weights=_weights(point["weights"], lang),
-                                           size=point["size"], mean=percent(point["mean_acc"], lang, 1),
-                                           low=percent(point["min_acc"], lang), high=percent(point["max_acc"], lang)))
-                    yield (_picture(points, classes, backbone, point["test_images"], sizes, lang), _table(points, lang),
-                           "\n".join([header, *lines]))
-                elif event["event"] == "done":
-                    ended = (tr("curve.stopped", lang, reason=stop_reason(stop, lang)) if event["stopped"]
-                             else tr("curve.done", lang, count=len(points), test=event["test_images"]))
-                    if event["dropped_sizes"]:
-                        ended += tr("curve.dropped", lang, sizes=", ".join(map(str, event["dropped_sizes"])))
-                    picture = (_picture(points, classes, backbone, event["test_images"], sizes, lang) if points
-                               else None)
-                    yield picture, _table(points, lang), "\n".join([ended, header, *lines])
-        except datasets.DatasetError as error:
-            raise dataset_error(error, lang) from None
-        finally:
-            _jobs.finish(request, stop)
-
-    return draw_curve
+    lang = request_language(request)
+    try:
+        sizes = curve.parse_sizes(sizes)
+    except ValueError:
+        raise gr.Error(tr("curve.bad_sizes", lang, most=curve.MAX_SIZE, text=sizes)) from None
+    if not 1 <= int(draws) <= MAX_UI_DRAWS:
+        raise gr.Error(tr("curve.bad_draws", lang, most=MAX_UI_DRAWS))
+    stop = _jobs.start(request)
+    try:
+        progress(0, desc=tr("curve.reading", lang))
+        image_set = load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed)
+        backbone = backbones.resolve_name(backbone or backbones.BUNDLED_MODEL)
+        points, header, classes = [], "", len(image_set.class_names)
+        lines: list[str] = []
+        for event in curve.learning_curve(image_set, sizes, int(draws), backbone, int(seed or 0), stop=stop):
+            if event["event"] == "status":
+                progress(event["fraction"], desc=_progress_text(event, lang))
+            elif event["event"] == "point":
+                point = {k: v for k, v in event.items() if k not in ("event", "accs")}
+                points.append(point)
+                if not header:
+                    header = tr("curve.started", lang, summary=set_summary(image_set, lang),
+                                test=point["test_images"])
+                lines.append("- " + tr("curve.point", lang, weights=_weights(point["weights"], lang),
+                                       size=point["size"], mean=percent(point["mean_acc"], lang, 1),
+                                       low=percent(point["min_acc"], lang), high=percent(point["max_acc"], lang)))
+                yield (_picture(points, classes, backbone, point["test_images"], sizes, lang), _table(points, lang),
+                       "\n".join([header, *lines]))
+            elif event["event"] == "done":
+                ended = (tr("curve.stopped", lang, reason=stop_reason(stop, lang)) if event["stopped"]
+                         else tr("curve.done", lang, count=len(points), test=event["test_images"]))
+                if event["dropped_sizes"]:
+                    ended += tr("curve.dropped", lang, sizes=", ".join(map(str, event["dropped_sizes"])))
+                picture = (_picture(points, classes, backbone, event["test_images"], sizes, lang) if points
+                           else None)
+                yield picture, _table(points, lang), "\n".join([ended, header, *lines])
+    except datasets.DatasetError as error:
+        raise dataset_error(error, lang) from None
+    finally:
+        _jobs.finish(request, stop)
 
 
 def _progress_text(event: dict, lang: str | None) -> str:
@@ -114,9 +110,9 @@ def stop_curve(request: gr.Request):
     return tr("curve.stopping" if _jobs.stop(request) else "curve.nothing", request_language(request))
 
 
-def build_curve(data_inputs: list, backbone: gr.components.Component, load_image_set) -> None:
+def build_curve(data_inputs: list, backbone: gr.components.Component) -> None:
     """The panel. `data_inputs`: the tab's (source, uploads, zip, sample, pet kind, pets per class, seed)
-    components; `load_image_set`: the tab's function reading them into a core.datasets.ImageSet."""
+    components, in demo.finetune.load_image_set's order."""
     gr.Markdown(T("curve.heading"))
     gr.Markdown(T("curve.intro"))
     with gr.Row(equal_height=False):
@@ -134,7 +130,7 @@ def build_curve(data_inputs: list, backbone: gr.components.Component, load_image
                             elem_id="curve-plot")
     # Its real headers, in the page's language, before any run (a callable value runs when the page loads).
     table = gr.Dataframe(_empty_table, label=T("curve.table"), interactive=False, elem_id="curve-table")
-    run.click(make_runner(load_image_set), [*data_inputs, backbone, sizes, draws], [plot, table, status],
+    run.click(draw_curve, [*data_inputs, backbone, sizes, draws], [plot, table, status],
               api_name="learning_curve", concurrency_limit=1, concurrency_id="learning_curve",
               show_progress="minimal")
     stop.click(stop_curve, None, status, api_name="learning_curve_stop", concurrency_limit=None, queue=False)

@@ -32,16 +32,13 @@ def _trained_backbone(session_models: dict | None):
 
 @friendly_errors
 def draw_maps(backbone, session_models, method, source, uploads, zip_file, sample_name, pet_kind, pet_per_class,
-              val_split, val_zip, seed, request: gr.Request = None, progress=gr.Progress()):
-    from types import SimpleNamespace
-
+              seed, request: gr.Request = None, progress=gr.Progress()):
     from core.datasets import DatasetError
-    from demo.finetune import DATA_FIELDS, dataset_error, load_training_data
+    from demo.finetune import dataset_error, load_image_set
 
     lang = request_language(request)
-    data_inputs = (source, uploads, zip_file, sample_name, pet_kind, pet_per_class, val_split, val_zip, seed)
-    try:
-        image_set, _, _ = load_training_data(SimpleNamespace(**dict(zip(DATA_FIELDS, data_inputs))))
+    try:  # the photos only (no training split, no validation zip: the map shows every photo)
+        image_set = load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed)
     except DatasetError as error:
         raise dataset_error(error, lang) from None
     if len(image_set) > MAX_POINTS:
@@ -97,7 +94,7 @@ def _picked(state, which: str, evt: gr.SelectData, lang: str | None = None):
 
 def build(data_inputs: list, backbone, session_models) -> None:
     """The map panel, created where it is called. `data_inputs` are the Fine-tune tab's data
-    components, in demo.finetune.load_training_data's order."""
+    components, in demo.finetune.load_image_set's order."""
     state = gr.State(None)
     with gr.Accordion(T("embed.title"), open=False, elem_id="embed-panel"):
         gr.Markdown(T("embed.intro"))

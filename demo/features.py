@@ -19,7 +19,7 @@ from core.images import ImageLoadError, load_image
 from core.weights import load_model
 from demo import example_path
 from demo.components import (PRETRAINED, RANDOM, ImageInput, backbone_choices, fallback_text, friendly_errors,
-                             weight_kind, weights_status)
+                             image_error_text, weight_kind, weights_status)
 from demo.i18n import T, add_strings, load_strings, request_language, tr
 from demo.notes import lesson_notes
 from demo.result_files import cached_picture
@@ -58,7 +58,7 @@ def _load_image(image_path: str | None, lang: str | None = None):
     try:
         return load_image(image_path)
     except ImageLoadError as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(image_error_text(error, lang), print_exception=False) from None
 
 
 def _load_model(backbone: str, weights: str, lang: str | None = None):

@@ -375,11 +375,6 @@ class TrainingView:
         return TrainingForm(**{name: values[component] for name, component in self.form.items()})
 
 
-# The TrainingForm fields that say which photos to use (other panels, e.g. the feature map, read these too).
-DATA_FIELDS = ("source", "uploads", "zip_file", "sample_name", "pet_kind", "pet_per_class", "val_split", "val_zip",
-               "seed")
-
-
 def load_image_set(source, uploads, zip_file, sample_name, pet_kind, pet_per_class, seed) -> datasets.ImageSet:
     """The labelled photos of whichever source is chosen (the learning curve reads them too)."""
     if source == UPLOADS:
@@ -547,15 +542,15 @@ def train_model(view: TrainingView, form: TrainingForm, request=None, progress=N
                     held_out=_held_out_text(train_set, val_set, form.mode, lang))
         loss, acc = _plots(history, lang=lang)
         yield {view.loss_plot: loss, view.acc_plot: acc, view.status: header, history_state: history}
-        result, last_push = None, 0.0
+        result, last_push, epochs = None, 0.0, settings.resolved().epochs
         for event in finetune.train(train_set, val_set, settings, stop=stop):
             if event["event"] == "status":
                 progress(event["fraction"], desc=_progress_text(event, lang))
             elif event["event"] == "epoch":
                 history.append({"run": run_name, **event})
-                progress(event["epoch"] / settings.resolved().epochs, desc=tr("finetune.progress_epoch", lang, epoch=event["epoch"]))
+                progress(event["epoch"] / epochs, desc=tr("finetune.progress_epoch", lang, epoch=event["epoch"]))
                 now = time.monotonic()
-                if now - last_push > 0.2 or event["epoch"] == settings.resolved().epochs:
+                if now - last_push > 0.2 or event["epoch"] == epochs:
                     last_push = now
                     loss, acc = _plots(history, lang=lang)
                     text = f"{header}\n\n{_epoch_text(event, val_set, lang)}"
@@ -786,8 +781,8 @@ def build(context) -> None:
             export = gr.File(label=T("finetune.export"), file_count="multiple",
                              interactive=False, elem_id="finetune-export")
     cam_views.finetune_panel(context.session_models, [wrong, cell_gallery])
-    embed_view.build([source, uploads, zip_file, sample, pet_kind, pet_per_class, val_split, val_zip, seed],
-                     backbone, context.session_models)
+    # The photos load_image_set reads (the map shows them all: no split, no validation zip).
+    embed_view.build([source, uploads, zip_file, sample, pet_kind, pet_per_class, seed], backbone, context.session_models)
 
     source.change(source_changed, source, [uploads_group, zip_group, samples_group, pets_group],
                   api_visibility="private")
@@ -825,4 +820,4 @@ def build(context) -> None:
 
     from demo.curve import build_curve  # the learning curve panel, on the same data
 
-    build_curve([source, uploads, zip_file, sample, pet_kind, pet_per_class, seed], backbone, load_image_set)
+    build_curve([source, uploads, zip_file, sample, pet_kind, pet_per_class, seed], backbone)

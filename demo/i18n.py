@@ -118,11 +118,6 @@ def default_language() -> str | None:
         return None
 
 
-def set_default_language(lang: str | None) -> None:
-    if lang:
-        os.environ[LANGUAGE_ENV] = check_language(lang)
-
-
 def _language_or_default(lang: str | None) -> str:
     try:
         return check_language(lang) if lang else DEFAULT_LANGUAGE

@@ -27,7 +27,7 @@ from core.images import MAX_FILE_BYTES, MAX_PIXELS, ImageLoadError, load_image
 from core.optvis.pixels import to_pil
 from core.weights import load_model
 from demo import cam_views, example_path
-from demo.components import ImageInput, friendly_errors, model_status, weights_badge
+from demo.components import ImageInput, friendly_errors, image_error_text, model_status, weights_badge
 from demo.i18n import (
     SAME_IN_DUTCH, T, _fill_at_build, add_strings, load_strings, number, register, request_language, tr)
 from demo.jobs import SessionJobs
@@ -156,13 +156,13 @@ def _stop_reason(flag, lang: str | None) -> str:
     return tr("optimize.stop_pressed", lang)
 
 
-def _optional_image(path: str | None, what: str):
+def _optional_image(path: str | None, what: str, lang: str | None):
     if not path:
         return None
     try:
         return load_image(path)
     except ImageLoadError as error:
-        raise gr.Error(f"{what}: {error}") from None
+        raise gr.Error(f"{what}: {image_error_text(error, lang)}", print_exception=False) from None
 
 
 @friendly_errors
@@ -170,7 +170,7 @@ def run_ideal(target, start, photo_path, mode, tv, steps, seed, request: gr.Requ
     """Generator: (image, filmstrip, plot, status, png file) every few steps, then the final result."""
     lang = request_language(request)
     index = _target(target, lang)
-    photo = _optional_image(photo_path, tr("optimize.starting_photo", lang))
+    photo = _optional_image(photo_path, tr("optimize.starting_photo", lang), lang)
     if start == "photo" and photo is None:
         raise gr.Error(tr("optimize.no_photo", lang))
     loaded, _ = load_model()  # the bundled model: always there
@@ -234,7 +234,7 @@ def run_attack(image_path, target, eps, steps, tv, method, request: gr.Request =
     lang = request_language(request)
     if not image_path:
         raise gr.Error(tr("optimize.no_attack_photo", lang))
-    image = _optional_image(image_path, tr("optimize.photo_error", lang))
+    image = _optional_image(image_path, tr("optimize.photo_error", lang), lang)
     index = _target(target, lang)
     loaded, _ = load_model()  # the bundled model: always there
     flag = _attacks.start(request)

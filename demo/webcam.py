@@ -22,7 +22,7 @@ import gradio as gr
 
 from core import capture, datasets
 from core.images import MAX_FILE_BYTES, ImageLoadError
-from demo.components import friendly_errors
+from demo.components import friendly_errors, image_error_text
 from demo.i18n import STRINGS, T, add_strings, load_strings, register, request_language, tr
 from demo.jobs import SessionJobs
 
@@ -103,7 +103,7 @@ def _add_frame(frame, name: str, uploads: dict, request) -> dict:
     try:
         path = capture.save_frame(frame, session_folder(request), name)
     except ImageLoadError as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(image_error_text(error, lang), print_exception=False) from None
     uploads[name] = list(uploads[name]) + [str(path)]
     return uploads
 
